@@ -1,0 +1,24 @@
+from django.urls import re_path
+
+from . import apis
+
+app_name = "api"
+
+# A trailing slash is optional on every route.
+urlpatterns = [
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/?$",
+        apis.CustomerDetailApi.as_view(),
+        name="customer-detail",
+    ),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/ledger/?$",
+        apis.CustomerLedgerApi.as_view(),
+        name="customer-ledger",
+    ),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/adjustments/?$",
+        apis.CustomerAdjustmentApi.as_view(),
+        name="customer-adjustments",
+    ),
+]

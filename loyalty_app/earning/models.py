@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.db import models
+
+from loyalty_app.members.models import Member
+from loyalty_app.shops.models import Shop
+
+
+class Order(models.Model):
+    """The engine's view of one platform order, merged from every event about it.
+
+    A row can exist before its order is known (a refund arrived first):
+    ``has_snapshot`` is then false and the order earns nothing yet.
+
+    Invariants: ``points_awarded`` equals the sum of this order's ledger entries
+    and changes only under this row's lock; ``paid``, ``cancelled``,
+    ``fully_refunded`` and ``test`` never go back to false.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="orders")
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=64, blank=True)
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    currency = models.CharField(max_length=3, blank=True)
+    has_snapshot = models.BooleanField(default=False)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    eligible_amount = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    refunded_amount = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    shipping_amount = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    tax_amount = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    paid = models.BooleanField(default=False)
+    cancelled = models.BooleanField(default=False)
+    fully_refunded = models.BooleanField(default=False)
+    test = models.BooleanField(default=False)
+    points_target = models.BigIntegerField(default=0)
+    points_awarded = models.BigIntegerField(default=0)
+    revision = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "external_id"], name="order_unique_per_shop"),
+            models.CheckConstraint(
+                condition=models.Q(points_target__gte=0), name="order_target_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class OrderRefund(models.Model):
+    """A refund seen for an order; immutable, one row per platform refund."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    external_id = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "external_id"], name="refund_unique_per_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.external_id} of {self.amount}"

@@ -1,0 +1,153 @@
+"""Turning purchases and refunds into ledger entries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+
+from loyalty_app.ledger.models import LedgerEntry
+from loyalty_app.ledger.services import ledger_entry_add
+from loyalty_app.members.services import member_upsert
+from loyalty_app.shops.models import Shop
+
+from .calculation import eligible_amount, order_points, refunded_amount
+from .domain import Purchase, Refund
+from .models import Order, OrderRefund
+
+
+def _order_lock(*, shop: Shop, external_id: str) -> Order:
+    """Create the order row if missing, then lock it for the rest of the transaction.
+
+    Every event about one order serialises on this lock, so concurrent workers
+    cannot both compute a difference from the same starting point.
+    """
+    Order.objects.bulk_create([Order(shop=shop, external_id=external_id)], ignore_conflicts=True)
+    return Order.objects.select_for_update().get(shop=shop, external_id=external_id)
+
+
+def _refund_record(*, order: Order, refund: Refund) -> None:
+    OrderRefund.objects.bulk_create(
+        [
+            OrderRefund(
+                order=order, external_id=refund.external_id, amount=refunded_amount([refund])
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _order_reconcile(*, order: Order, actor: str) -> None:
+    """Write the difference between what the order is worth and what it was given.
+
+    Caller holds the order's row lock.
+    """
+    refunded = OrderRefund.objects.filter(order=order).aggregate(total=Sum("amount"))[
+        "total"
+    ] or Decimal(0)
+    order.refunded_amount = refunded
+    target = 0
+    if order.member_id is not None and order.has_snapshot:
+        target = order_points(
+            eligible=order.eligible_amount,
+            refunded=refunded,
+            paid=order.paid,
+            cancelled=order.cancelled,
+            fully_refunded=order.fully_refunded,
+            test=order.test,
+        )
+    order.points_target = target
+    delta = target - order.points_awarded
+    if delta != 0 and order.member is not None:
+        order.revision += 1
+        ledger_entry_add(
+            member=order.member,
+            kind=LedgerEntry.Kind.ORDER,
+            points=delta,
+            idempotency_key=f"order:{order.external_id}:r{order.revision}",
+            source_type="order",
+            source_id=order.external_id,
+            reason=_reason(order, delta),
+            actor=actor,
+        )
+        order.points_awarded = target
+    order.save()
+
+
+def _reason(order: Order, delta: int) -> str:
+    label = order.name or order.external_id
+    if delta > 0:
+        return f"Purchase {label}"
+    if order.cancelled:
+        return f"Order {label} cancelled"
+    return f"Refund on order {label}"
+
+
+def _member_release(*, order: Order, actor: str) -> None:
+    """Take back an order's points from the member who holds them (the order moved)."""
+    if order.member is not None and order.points_awarded:
+        order.revision += 1
+        ledger_entry_add(
+            member=order.member,
+            kind=LedgerEntry.Kind.ORDER,
+            points=-order.points_awarded,
+            idempotency_key=f"order:{order.external_id}:r{order.revision}",
+            source_type="order",
+            source_id=order.external_id,
+            reason=f"Order {order.name or order.external_id} moved to another customer",
+            actor=actor,
+        )
+        order.points_awarded = 0
+
+
+@transaction.atomic
+def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
+    """Merge a snapshot of an order into what we know and settle its points.
+
+    Safe to call any number of times, in any order, concurrently: an older snapshot
+    never overwrites a newer one, one-way flags are kept once seen, refunds are
+    kept by id, and only the difference to the order's target is written.
+    """
+    order = _order_lock(shop=shop, external_id=purchase.external_id)
+    newer = (
+        not order.has_snapshot
+        or order.source_updated_at is None
+        or purchase.updated_at is None
+        or purchase.updated_at >= order.source_updated_at
+    )
+    if newer:
+        member = member_upsert(shop=shop, customer=purchase.customer) if purchase.customer else None
+        if order.member_id is not None and (member is None or member.pk != order.member_id):
+            _member_release(order=order, actor=actor)
+        order.member = member
+        order.name = purchase.name or order.name
+        order.currency = purchase.currency
+        order.eligible_amount = eligible_amount(purchase.lines)
+        order.shipping_amount = purchase.shipping
+        order.tax_amount = purchase.tax
+        order.placed_at = purchase.placed_at or order.placed_at
+        if purchase.updated_at is not None:
+            order.source_updated_at = purchase.updated_at
+        order.has_snapshot = True
+    order.paid = order.paid or purchase.paid
+    order.cancelled = order.cancelled or purchase.cancelled
+    order.fully_refunded = order.fully_refunded or purchase.fully_refunded
+    order.test = order.test or purchase.test
+    for refund in purchase.refunds:
+        _refund_record(order=order, refund=refund)
+    _order_reconcile(order=order, actor=actor)
+    return order
+
+
+@transaction.atomic
+def order_refund_record(*, shop: Shop, refund: Refund, actor: str = "") -> Order:
+    """Record a refund and take back the points of what was refunded.
+
+    A refund for an order we have not seen yet is kept; the order's points are
+    computed net of it when the order arrives.
+    """
+    order = _order_lock(shop=shop, external_id=refund.order_external_id)
+    _refund_record(order=order, refund=refund)
+    _order_reconcile(order=order, actor=actor)
+    return order
