@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from loyalty_app.common.health import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("loyalty_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("shopify/", include("shopify_bridge.urls")),
+    path("health", health, name="health"),
 ]
