@@ -117,7 +117,9 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
         or purchase.updated_at >= order.source_updated_at
     )
     if newer:
-        member = member_upsert(shop=shop, customer=purchase.customer) if purchase.customer else None
+        # A test order (the platform's "send test notification") makes nobody a member.
+        customer = purchase.customer if not purchase.test else None
+        member = member_upsert(shop=shop, customer=customer) if customer else None
         if order.member_id is not None and (member is None or member.pk != order.member_id):
             _member_release(order=order, actor=actor)
         order.member = member
