@@ -39,8 +39,9 @@ def _id(value: Any, what: str) -> str:
     if isinstance(value, bool) or value is None:
         raise PayloadError(f"{what} is missing")
     if isinstance(value, int):
-        if value <= 0:
-            raise PayloadError(f"{what} must be a positive integer")
+        # Same bound as a string id: Shopify's ids are int64; the columns hold 64 characters.
+        if not 0 < value < 10**20:
+            raise PayloadError(f"{what} must be a positive integer, got {value!r:.40}")
         return str(value)
     if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 20:
         return value.strip()
@@ -130,6 +131,9 @@ def _line(data: Any, index: int) -> PurchaseLine:
         )
     else:
         discount = _shop_money(item, "total_discount", f"{where}.total_discount")
+    if price * quantity >= MAX_AMOUNT:
+        # Each figure is in range, but their product would overflow the stored amounts.
+        raise PayloadError(f"{where} amount is out of range: {price} x {quantity}")
     amount = max(Decimal("0"), price * quantity - discount)
     return PurchaseLine(
         line_id=_id(item.get("id"), f"{where}.id"),
@@ -178,6 +182,8 @@ def refund_from_payload(payload: Any, order_id: str | None = None) -> Refund:
                     _money(adj.get("tax_amount"), f"order_adjustments[{index}].tax_amount")
                 )
         extra = max(Decimal("0"), extra)
+    if sum((line.amount for line in lines), extra) >= MAX_AMOUNT:
+        raise PayloadError("refund total is out of range")
     return Refund(
         external_id=_id(data.get("id"), "refund.id"),
         order_external_id=order_external_id,
@@ -197,6 +203,8 @@ def purchase_from_payload(payload: Any) -> Purchase:
     lines = tuple(
         _line(raw, i) for i, raw in enumerate(_list(data.get("line_items"), "line_items"))
     )
+    if sum((line.amount for line in lines), Decimal("0")) >= MAX_AMOUNT:
+        raise PayloadError("line_items total is out of range")
     refunds = tuple(
         refund_from_payload(raw, order_id=order_id) for raw in _list(data.get("refunds"), "refunds")
     )

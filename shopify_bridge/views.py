@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,20 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON value, keys included (iterative: no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """Parse a webhook body strictly enough that whatever passes can be stored.
 
@@ -50,9 +65,10 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise ValueError("body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise ValueError("body must be a JSON object")
-    canonical = json.dumps(payload, ensure_ascii=False)
-    if "\x00" in canonical:
+    # json.dumps escapes NUL as "\\u0000", so the parsed strings themselves are searched.
+    if any("\x00" in text for text in _strings(payload)):
         raise ValueError("body contains NUL characters")
+    canonical = json.dumps(payload, ensure_ascii=False)
     try:
         canonical.encode("utf-8")
     except UnicodeEncodeError as exc:
