@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -124,17 +125,35 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
     except ValueError as exc:
         return _error(400, str(exc))
 
-    shop = shop_by_domain(domain=domain)
-    if shop is None:
-        return _error(404, f"unknown shop {domain}")
+    def store() -> JsonResponse:
+        shop = shop_by_domain(domain=domain)
+        if shop is None:
+            return _error(404, f"unknown shop {domain}")
+        receipt = webhook_event_receive(
+            shop=shop,
+            webhook_id=webhook_id,
+            topic=topic,
+            payload=payload,
+            event_id=request.headers.get("X-Shopify-Event-Id", "").strip()[:100],
+            api_version=request.headers.get("X-Shopify-API-Version", "").strip()[:20],
+            triggered_at=_triggered_at(request.headers.get("X-Shopify-Triggered-At")),
+        )
+        return JsonResponse({"status": "duplicate" if receipt.duplicate else "accepted"})
 
-    receipt = webhook_event_receive(
-        shop=shop,
-        webhook_id=webhook_id,
-        topic=topic,
-        payload=payload,
-        event_id=request.headers.get("X-Shopify-Event-Id", "").strip()[:100],
-        api_version=request.headers.get("X-Shopify-API-Version", "").strip()[:20],
-        triggered_at=_triggered_at(request.headers.get("X-Shopify-Triggered-At")),
-    )
-    return JsonResponse({"status": "duplicate" if receipt.duplicate else "accepted"})
+    try:
+        return store()
+    except (OperationalError, InterfaceError):
+        # The database dropped this worker's connection (a restart, a failover, an
+        # idle-connection reaper). Nothing was stored; reconnect and try once more
+        # rather than make the shop wait for its retry schedule.
+        logger.warning(
+            "database connection lost while storing webhook %s; retrying once", webhook_id
+        )
+        connection.close()
+    try:
+        return store()
+    except (OperationalError, InterfaceError):
+        logger.exception("database unavailable; webhook %s not stored", webhook_id)
+        response = _error(503, "database unavailable; retry later")
+        response["Retry-After"] = "5"
+        return response

@@ -354,3 +354,61 @@ def test_the_same_webhook_delivered_concurrently_is_stored_and_awarded_once():
     assert WebhookEvent.objects.count() == 1
     assert LedgerEntry.objects.count() == 1
     assert Member.objects.get(external_id="501").points_balance == 48
+
+
+def _order(order_id: int = 3100) -> dict[str, Any]:
+    return order_payload(
+        order_id=order_id,
+        lines=[LineSpec(price=Decimal("12.00"))],
+        customer_id=31,
+        email="r@example.com",
+    )
+
+
+def test_a_dropped_database_connection_is_retried_once_and_the_webhook_stored(
+    shop, post_webhook, monkeypatch
+):
+    # Given the database drops the connection on the first attempt to store
+    from django.db import OperationalError
+
+    import shopify_bridge.views as views
+
+    real = views.webhook_event_receive
+    calls = []
+
+    def flaky(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("terminating connection due to administrator command")
+        return real(**kwargs)
+
+    monkeypatch.setattr(views, "webhook_event_receive", flaky)
+    monkeypatch.setattr(views.connection, "close", lambda: None)  # keep the test's transaction
+
+    # When the webhook arrives
+    response = post_webhook("orders/create", _order())
+
+    # Then it was stored on the second try and answered 200
+    assert response.status_code == 200
+    assert response.json() == {"status": "accepted"}
+    assert len(calls) == 2
+    assert WebhookEvent.objects.filter(shop=shop.shop).count() == 1
+
+
+def test_a_database_that_stays_down_gets_503_with_retry_after(shop, post_webhook, monkeypatch):
+    from django.db import OperationalError
+
+    import shopify_bridge.views as views
+
+    def down(**kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(views, "webhook_event_receive", down)
+    monkeypatch.setattr(views.connection, "close", lambda: None)
+
+    response = post_webhook("orders/create", _order(3101))
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"] == "database unavailable; retry later"
+    assert WebhookEvent.objects.count() == 0
