@@ -118,8 +118,8 @@ class CustomerAdjustmentApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 150:
-            raise serializers.ValidationError({"Idempotency-Key": ["at most 150 characters"]})
+        if len(key) > 150 or not key.isprintable():
+            raise serializers.ValidationError({"Idempotency-Key": ["at most 150 printable characters"]})
         try:
             write = points_adjust(
                 member=member,

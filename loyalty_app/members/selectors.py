@@ -6,5 +6,12 @@ from .models import Member
 
 
 def member_get(*, shop: Shop, external_id: str) -> Member | None:
-    """The member of ``shop`` with this customer id; never another shop's."""
-    return Member.objects.filter(shop=shop, external_id=str(external_id)).first()
+    """The member of ``shop`` with this customer id; never another shop's.
+
+    An id that no member can have (too long, or with a NUL, which PostgreSQL's text
+    columns refuse) is simply not found.
+    """
+    external_id = str(external_id)
+    if not external_id or len(external_id) > 64 or "\x00" in external_id:
+        return None
+    return Member.objects.filter(shop=shop, external_id=external_id).first()

@@ -307,7 +307,7 @@ def test_an_overlong_idempotency_key_is_400(api, ada):
     response = adjust(api, "501", {"points": 5, "reason": "x"}, key="k" * 151)
 
     assert response.status_code == 400
-    assert response.json()["error"] == "Idempotency-Key: at most 150 characters"
+    assert response.json()["error"] == "Idempotency-Key: at most 150 printable characters"
     assert LedgerEntry.objects.count() == 1
 
 
