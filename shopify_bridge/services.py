@@ -53,6 +53,7 @@ def webhook_event_receive(
     triggered_at: datetime | None = None,
 ) -> Receipt:
     """Store a verified delivery once and enqueue its processing after commit."""
+    context = {"shop": shop.domain, "webhook_id": webhook_id, "topic": topic}
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
@@ -67,10 +68,15 @@ def webhook_event_receive(
             )
             transaction.on_commit(lambda: _enqueue(event.pk))
     except IntegrityError:
-        logger.info("duplicate webhook %s for %s ignored", webhook_id, shop.domain)
+        logger.info("duplicate webhook %s for %s ignored", webhook_id, shop.domain, extra=context)
         return Receipt(event_id=None, duplicate=True)
     logger.info(
-        "webhook %s %s accepted for %s as event %s", topic, webhook_id, shop.domain, event.pk
+        "webhook %s %s accepted for %s as event %s",
+        topic,
+        webhook_id,
+        shop.domain,
+        event.pk,
+        extra={**context, "event": event.pk},
     )
     return Receipt(event_id=event.pk, duplicate=False)
 
@@ -118,6 +124,12 @@ def webhook_event_process(*, event_id: int) -> str:
         return "skipped"
     event = WebhookEvent.objects.select_related("shop").get(pk=event_id)
     actor = f"webhook:{event.topic}:{event.webhook_id}"
+    context = {
+        "shop": event.shop.domain,
+        "webhook_id": event.webhook_id,
+        "topic": event.topic,
+        "event": event.pk,
+    }
     try:
         with transaction.atomic():
             acted = webhook_handle(
@@ -131,18 +143,24 @@ def webhook_event_process(*, event_id: int) -> str:
             )
     except PayloadError as exc:
         logger.warning(
-            "webhook event %s (%s) has a bad payload: %s", event.pk, event.webhook_id, exc
+            "webhook event %s (%s) has a bad payload: %s",
+            event.pk,
+            event.webhook_id,
+            exc,
+            extra=context,
         )
         _fail(event, exc, retry=False)
         return "failed"
     except TRANSIENT_ERRORS as exc:
-        logger.warning("webhook event %s hit a transient error, will retry: %s", event.pk, exc)
+        logger.warning(
+            "webhook event %s hit a transient error, will retry: %s", event.pk, exc, extra=context
+        )
         _fail(event, exc, retry=True)
         raise
     except Exception as exc:
         # Not transient (a bug, a constraint): a fix is needed. Record it, keep retrying
         # with backoff up to the attempt limit, and keep it visible to operators.
-        logger.exception("webhook event %s (%s) failed", event.pk, event.webhook_id)
+        logger.exception("webhook event %s (%s) failed", event.pk, event.webhook_id, extra=context)
         _fail(event, exc, retry=True)
         return "failed"
     return "done" if acted else "ignored"
