@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_app.settings")
 
@@ -24,3 +26,16 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("shopify_bridge.webhook_events_sweep"),
         name="sweep stored webhook events",
     )
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task: Any = None, **_kwargs: object) -> None:
+    """Between tasks in a worker, drop a connection that is too old or broken (as Django
+    does between requests); a healthy one is kept (see CELERY_DB_REUSE_MAX). An eager
+    task runs inside its caller, whose connection is not ours to close."""
+    if task is not None and task.request.is_eager:
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -167,6 +167,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup would close the database connection around every task, so each
+# award paid for a new PostgreSQL backend. Keep it; loyalty_app.celery applies
+# CONN_MAX_AGE and the health checks between tasks instead.
+CELERY_DB_REUSE_MAX = 10**9
 
 # Stored webhook events: how long an event may wait in the queue before the sweeper
 # re-enqueues it, and how often a failing one is retried.
@@ -174,6 +178,9 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 60)
 WEBHOOK_PROCESSING_STALE_SECONDS = env_int("WEBHOOK_PROCESSING_STALE_SECONDS", 360)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env_int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 30)
+# A received event is only presumed lost while the broker's queue is at most this long:
+# in a longer queue it is most likely still waiting its turn.
+WEBHOOK_SWEEP_MAX_QUEUE = env_int("WEBHOOK_SWEEP_MAX_QUEUE", 0)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

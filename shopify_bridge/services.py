@@ -68,6 +68,10 @@ def webhook_event_receive(
             )
             transaction.on_commit(lambda: _enqueue(event.pk))
     except IntegrityError:
+        # Only the (shop, webhook id) constraint means "already received"; anything else
+        # (the shop was deleted meanwhile) is the caller's to handle.
+        if not WebhookEvent.objects.filter(shop=shop, webhook_id=webhook_id).exists():
+            raise
         logger.info("duplicate webhook %s for %s ignored", webhook_id, shop.domain, extra=context)
         return Receipt(event_id=None, duplicate=True)
     logger.info(
@@ -166,15 +170,42 @@ def webhook_event_process(*, event_id: int) -> str:
     return "done" if acted else "ignored"
 
 
+def broker_queue_length() -> int | None:
+    """Messages waiting in the task queue; 0 in eager mode, None if the broker cannot say."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return 0
+    from loyalty_app.celery import app
+
+    try:
+        with app.connection_for_read() as conn:
+            declared = conn.default_channel.queue_declare(
+                queue=app.conf.task_default_queue, passive=True
+            )
+            return int(declared.message_count)
+    except Exception:  # Unknown: the sweep then behaves as if the queue were empty.
+        logger.warning("could not read the broker's queue length", exc_info=True)
+        return None
+
+
 def webhook_events_sweep(*, limit: int = 1000) -> int:
-    """Re-enqueue stored events that are due: never enqueued, lost by the broker,
-    abandoned by a dead worker, or waiting out a retry backoff."""
+    """Re-enqueue stored events that are due: never enqueued or lost by the broker,
+    abandoned by a dead worker, or waiting out a retry backoff.
+
+    A received event past its grace period is presumed lost only while the broker's
+    queue is (nearly) empty: behind a long queue it is most likely still waiting its
+    turn, and enqueuing it again would only add work. Once the queue drains, every
+    event still unprocessed is certainly lost and is re-enqueued.
+    """
     moment = now()
+    due_events = WebhookEvent.objects.filter(next_attempt_at__lte=moment).exclude(
+        status=WebhookEvent.Status.DONE
+    )
+    queued = broker_queue_length()
+    if queued is not None and queued > settings.WEBHOOK_SWEEP_MAX_QUEUE:
+        due_events = due_events.exclude(status=WebhookEvent.Status.RECEIVED)
     with transaction.atomic():
         due = list(
-            WebhookEvent.objects.select_for_update(skip_locked=True)
-            .filter(next_attempt_at__lte=moment)
-            .exclude(status=WebhookEvent.Status.DONE)
+            due_events.select_for_update(skip_locked=True)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )

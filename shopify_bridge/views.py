@@ -10,12 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError, connection
+from django.db import IntegrityError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from loyalty_app.shops.selectors import shop_by_domain
+from loyalty_app.shops.selectors import shop_by_domain_cached, shop_cache_forget
 
 from .services import webhook_event_receive
 from .signing import webhook_signature_valid
@@ -61,19 +61,22 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     they are refused here with a 400 instead of failing later with a 500.
     """
     try:
-        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+        # UTF-8 only (RFC 8259), decoded strictly: raw surrogate bytes fail here.
+        text = body.decode("utf-8")
+        payload = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ValueError("body is not valid JSON") from exc
+        raise ValueError("body is not valid UTF-8 JSON") from exc
     if not isinstance(payload, dict):
         raise ValueError("body must be a JSON object")
-    # json.dumps escapes NUL as "\\u0000", so the parsed strings themselves are searched.
-    if any("\x00" in text for text in _strings(payload)):
+    # JSON forbids raw control characters, so a NUL or a lone surrogate can only arrive
+    # as a \\u escape: only bodies that contain one pay for the walk.
+    if "\\u0000" in text and any("\x00" in s for s in _strings(payload)):
         raise ValueError("body contains NUL characters")
-    canonical = json.dumps(payload, ensure_ascii=False)
-    try:
-        canonical.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("body contains invalid unicode (lone surrogates)") from exc
+    if "\\ud" in text or "\\uD" in text:
+        try:
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("body contains invalid unicode (lone surrogates)") from exc
     return payload
 
 
@@ -126,7 +129,7 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
         return _error(400, str(exc))
 
     def store() -> JsonResponse:
-        shop = shop_by_domain(domain=domain)
+        shop = shop_by_domain_cached(domain=domain)
         if shop is None:
             return _error(404, f"unknown shop {domain}")
         receipt = webhook_event_receive(
@@ -142,6 +145,9 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
 
     try:
         return store()
+    except IntegrityError:
+        # The cached shop no longer exists (deleted since): look it up afresh.
+        shop_cache_forget(domain=domain)
     except (OperationalError, InterfaceError):
         # The database dropped this worker's connection (a restart, a failover, an
         # idle-connection reaper). Nothing was stored; reconnect and try once more
@@ -152,6 +158,9 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
         connection.close()
     try:
         return store()
+    except IntegrityError:
+        # The cached shop no longer exists (deleted since): look it up afresh.
+        shop_cache_forget(domain=domain)
     except (OperationalError, InterfaceError):
         logger.exception("database unavailable; webhook %s not stored", webhook_id)
         response = _error(503, "database unavailable; retry later")

@@ -30,6 +30,15 @@ def _eager_celery(settings: Any) -> None:
     app.conf.task_always_eager = True
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_shops() -> None:
+    # Each test makes its shops anew (new ids): the receiver's per-process cache must not
+    # remember the previous test's.
+    from loyalty_app.shops import selectors
+
+    selectors._BY_DOMAIN.clear()
+
+
 @pytest.fixture
 def shop(db: None) -> ShopWithToken:
     return shop_create(domain="alpha-store.myshopify.com")

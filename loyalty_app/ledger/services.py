@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 
+from loyalty_app.common.time import now
 from loyalty_app.members.models import Member
 
 from .models import LedgerEntry
@@ -56,45 +58,88 @@ def ledger_entry_add(
     """
     if not isinstance(points, int) or isinstance(points, bool) or points == 0:
         raise ValueError("points must be a non-zero integer")
-    with transaction.atomic():
+    # Inside the caller's transaction no savepoint is needed (a statement per call on
+    # the award path), and no inner atomic block either: one that exits with
+    # InsufficientPoints would spoil a caller that catches it and carries on.
+    with nullcontext() if connection.in_atomic_block else transaction.atomic():
         locked = (
             Member.objects.select_for_update()
             .only("id", "shop_id", "points_balance")
             .get(pk=member.pk)
         )
-        existing = LedgerEntry.objects.filter(
-            shop_id=locked.shop_id, idempotency_key=idempotency_key
-        ).first()
-        if existing is not None:
-            return LedgerWrite(entry=existing, created=False)
         new_balance = locked.points_balance + points
         if not allow_negative_balance and points < 0 and new_balance < 0:
+            existing = _entry_by_key(locked.shop_id, idempotency_key)
+            if existing is not None:  # a replay of a deduction that already went through
+                return LedgerWrite(entry=existing, created=False)
             raise InsufficientPoints(balance=locked.points_balance, requested=-points)
-        try:
-            # The savepoint keeps the caller's transaction usable if a writer that did
-            # not hold this member's lock (another shop's key space cannot collide)
-            # raced us to the key.
-            with transaction.atomic():
-                entry = LedgerEntry.objects.create(
-                    shop_id=locked.shop_id,
-                    member_id=locked.pk,
-                    kind=kind,
-                    points=points,
-                    balance_after=new_balance,
-                    idempotency_key=idempotency_key,
-                    source_type=source_type,
-                    source_id=source_id,
-                    reason=reason[:500],
-                    actor=actor[:200],
-                )
-        except IntegrityError:
-            existing = LedgerEntry.objects.get(
-                shop_id=locked.shop_id, idempotency_key=idempotency_key
-            )
+        entry = LedgerEntry(
+            shop_id=locked.shop_id,
+            member_id=locked.pk,
+            kind=kind,
+            points=points,
+            balance_after=new_balance,
+            idempotency_key=idempotency_key,
+            source_type=source_type,
+            source_id=source_id,
+            reason=reason[:500],
+            actor=actor[:200],
+            created_at=now(),
+        )
+        if not _insert_unless_key_exists(entry):
+            existing = _entry_by_key(locked.shop_id, idempotency_key)
+            assert existing is not None  # noqa: S101 - the conflict says it exists
             return LedgerWrite(entry=existing, created=False)
         Member.objects.filter(pk=locked.pk).update(points_balance=new_balance)
         member.points_balance = new_balance
         return LedgerWrite(entry=entry, created=True)
+
+
+_COLUMNS = (
+    "shop_id",
+    "member_id",
+    "kind",
+    "points",
+    "balance_after",
+    "idempotency_key",
+    "source_type",
+    "source_id",
+    "reason",
+    "actor",
+    "created_at",
+)
+
+
+def _insert_unless_key_exists(entry: LedgerEntry) -> bool:
+    """INSERT ... ON CONFLICT (shop, idempotency key) DO NOTHING: one statement where a
+    check, a savepoint and an insert would be four. Returns False when the key exists.
+
+    PostgreSQL and SQLite (3.35+) both speak this dialect.
+    """
+    table = connection.ops.quote_name(LedgerEntry._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    created_at = LedgerEntry._meta.get_field("created_at").get_db_prep_value(
+        entry.created_at, connection
+    )
+    values = [getattr(entry, c) for c in _COLUMNS[:-1]] + [created_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - fixed names
+            "ON CONFLICT (shop_id, idempotency_key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    entry.pk = row[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return True
+
+
+def _entry_by_key(shop_id: int, key: str) -> LedgerEntry | None:
+    return LedgerEntry.objects.filter(shop_id=shop_id, idempotency_key=key).first()
 
 
 def points_adjust(

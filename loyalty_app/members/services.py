@@ -10,7 +10,7 @@ from loyalty_app.shops.models import Shop
 from .models import Member
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def member_upsert(*, shop: Shop, customer: CustomerRef) -> Member:
     """Find or create the member for a platform customer, refreshing name and email.
 

@@ -49,6 +49,10 @@ def celery_worker_process(
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     app.conf.broker_url = broker
+    # Forget connections an earlier test may have opened to the suite's own broker.
+    app.close()
+    app._pool = None
+    app.amqp._producer_pool = None
 
     env = {
         **os.environ,

@@ -441,3 +441,63 @@ def test_replaying_a_done_event_changes_nothing(shop, django_capture_on_commit_c
     assert (event.status, event.attempts) == (Status.DONE, 1)
     assert LedgerEntry.objects.count() == 1
     assert balance() == 48
+
+
+def test_the_sweeper_leaves_received_events_alone_while_the_queue_is_long(
+    shop, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given a received event past its grace period and an abandoned one, behind a long queue
+    import shopify_bridge.services as services
+
+    past = now() - timedelta(seconds=1)
+    waiting = WebhookEvent.objects.create(
+        shop=shop.shop,
+        webhook_id="q-1",
+        topic="customers/create",
+        payload={"id": 1},
+        next_attempt_at=past,
+    )
+    abandoned = WebhookEvent.objects.create(
+        shop=shop.shop,
+        webhook_id="q-2",
+        topic="customers/create",
+        payload={"id": 2},
+        status="processing",
+        started_at=now() - timedelta(hours=1),
+        next_attempt_at=past,
+    )
+    enqueued: list[int] = []
+    monkeypatch.setattr(services, "_enqueue", enqueued.append)
+    monkeypatch.setattr(services, "broker_queue_length", lambda: 500)
+
+    # When the sweeper runs
+    with django_capture_on_commit_callbacks(execute=True):
+        count = services.webhook_events_sweep()
+
+    # Then only the abandoned one is enqueued again; the waiting one keeps its turn
+    assert count == 1
+    assert enqueued == [abandoned.pk]
+    waiting.refresh_from_db()
+    assert waiting.next_attempt_at == past
+
+
+def test_the_sweeper_recovers_received_events_once_the_queue_is_empty(
+    shop, monkeypatch, django_capture_on_commit_callbacks
+):
+    import shopify_bridge.services as services
+
+    lost = WebhookEvent.objects.create(
+        shop=shop.shop,
+        webhook_id="q-3",
+        topic="customers/create",
+        payload={"id": 3},
+        next_attempt_at=now() - timedelta(seconds=1),
+    )
+    enqueued: list[int] = []
+    monkeypatch.setattr(services, "_enqueue", enqueued.append)
+    monkeypatch.setattr(services, "broker_queue_length", lambda: 0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.webhook_events_sweep() == 1
+
+    assert enqueued == [lost.pk]

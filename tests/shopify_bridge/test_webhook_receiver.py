@@ -221,23 +221,23 @@ def test_an_overlong_header_value_is_refused(shop, client):
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        (b"this is not json", "body is not valid JSON"),
-        (b"", "body is not valid JSON"),
-        (b'{"id": 1', "body is not valid JSON"),
-        (b"\xff\xfe\xfa", "body is not valid JSON"),
+        (b"this is not json", "body is not valid UTF-8 JSON"),
+        (b"", "body is not valid UTF-8 JSON"),
+        (b'{"id": 1', "body is not valid UTF-8 JSON"),
+        (b"\xff\xfe\xfa", "body is not valid UTF-8 JSON"),
         (b'[{"id": 1}]', "body must be a JSON object"),
         (b'"a string"', "body must be a JSON object"),
         (b"null", "body must be a JSON object"),
-        (b'{"id": 1, "total": NaN}', "body is not valid JSON"),
-        (b'{"id": 1, "total": Infinity}', "body is not valid JSON"),
-        (b'{"id": 1, "total": -Infinity}', "body is not valid JSON"),
-        (b'{"id": 1, "total": 1e999}', "body is not valid JSON"),
+        (b'{"id": 1, "total": NaN}', "body is not valid UTF-8 JSON"),
+        (b'{"id": 1, "total": Infinity}', "body is not valid UTF-8 JSON"),
+        (b'{"id": 1, "total": -Infinity}', "body is not valid UTF-8 JSON"),
+        (b'{"id": 1, "total": 1e999}', "body is not valid UTF-8 JSON"),
         (b'{"id": 1, "note": "a\\u0000b"}', "body contains NUL characters"),
         (b'{"id": 1, "a\\u0000": 1}', "body contains NUL characters"),
         (b'{"id": 1, "deep": [[{"note": "\\u0000"}]]}', "body contains NUL characters"),
         (b'{"id": 1, "note": "\\ud800"}', "body contains invalid unicode (lone surrogates)"),
         (b'{"id": 1, "\\udfff": 1}', "body contains invalid unicode (lone surrogates)"),
-        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "body is not valid JSON"),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "body is not valid UTF-8 JSON"),
     ],
     ids=[
         "not json",
@@ -411,4 +411,37 @@ def test_a_database_that_stays_down_gets_503_with_retry_after(shop, post_webhook
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert response.json()["error"] == "database unavailable; retry later"
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_for_a_shop_deleted_since_it_was_cached_is_404_not_a_duplicate():
+    # Given the receiver has cached a shop, which is then deleted (shop redaction)
+    from loyalty_app.shops.models import Shop
+
+    created = shop_create(domain="gone-store.myshopify.com")
+    client = Client()
+
+    def send(webhook_id: str) -> Any:
+        body = json.dumps(_order(3200)).encode()
+        headers = webhook_headers(
+            body=body,
+            secret=settings.SHOPIFY_API_SECRET,
+            topic="orders/create",
+            shop_domain="gone-store.myshopify.com",
+            webhook_id=webhook_id,
+        )
+        del headers["Content-Type"]
+        return client.post(
+            "/shopify/webhooks", data=body, content_type="application/json", headers=headers
+        )
+
+    assert send("before").status_code == 200
+    Shop.objects.filter(pk=created.shop.pk).delete()
+
+    # When another webhook for it arrives
+    response = send("after")
+
+    # Then the cached shop is not trusted: unknown shop, nothing stored
+    assert response.status_code == 404
     assert WebhookEvent.objects.count() == 0
