@@ -225,6 +225,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.server": {"level": os.environ.get("LOG_LEVEL", "INFO")},
         "celery": {"level": "INFO"},
     },
 }
