@@ -181,6 +181,7 @@ WEBHOOK_SWEEP_INTERVAL_SECONDS = env_int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 30)
 # A received event is only presumed lost while the broker's queue is at most this long:
 # in a longer queue it is most likely still waiting its turn.
 WEBHOOK_SWEEP_MAX_QUEUE = env_int("WEBHOOK_SWEEP_MAX_QUEUE", 0)
+WEBHOOK_SWEEP_MAX_WAIT_SECONDS = env_int("WEBHOOK_SWEEP_MAX_WAIT_SECONDS", 600)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

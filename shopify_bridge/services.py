@@ -194,7 +194,8 @@ def webhook_events_sweep(*, limit: int = 1000) -> int:
     A received event past its grace period is presumed lost only while the broker's
     queue is (nearly) empty: behind a long queue it is most likely still waiting its
     turn, and enqueuing it again would only add work. Once the queue drains, every
-    event still unprocessed is certainly lost and is re-enqueued.
+    event still unprocessed is certainly lost and is re-enqueued; under a backlog that
+    never drains, after WEBHOOK_SWEEP_MAX_WAIT_SECONDS at the latest.
     """
     moment = now()
     due_events = WebhookEvent.objects.filter(next_attempt_at__lte=moment).exclude(
@@ -202,7 +203,12 @@ def webhook_events_sweep(*, limit: int = 1000) -> int:
     )
     queued = broker_queue_length()
     if queued is not None and queued > settings.WEBHOOK_SWEEP_MAX_QUEUE:
-        due_events = due_events.exclude(status=WebhookEvent.Status.RECEIVED)
+        # Still, nothing waits longer than WEBHOOK_SWEEP_MAX_WAIT_SECONDS: a worker that
+        # meets a copy of an event already done skips it.
+        patience = moment - timedelta(seconds=settings.WEBHOOK_SWEEP_MAX_WAIT_SECONDS)
+        due_events = due_events.exclude(
+            Q(status=WebhookEvent.Status.RECEIVED) & Q(received_at__gte=patience)
+        )
     with transaction.atomic():
         due = list(
             due_events.select_for_update(skip_locked=True)

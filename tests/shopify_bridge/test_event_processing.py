@@ -501,3 +501,35 @@ def test_the_sweeper_recovers_received_events_once_the_queue_is_empty(
         assert services.webhook_events_sweep() == 1
 
     assert enqueued == [lost.pk]
+
+
+def test_behind_a_queue_that_never_drains_a_received_event_waits_at_most_the_patience(
+    shop, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    import shopify_bridge.services as services
+
+    settings.WEBHOOK_SWEEP_MAX_WAIT_SECONDS = 600
+    old = WebhookEvent.objects.create(
+        shop=shop.shop,
+        webhook_id="q-4",
+        topic="customers/create",
+        payload={"id": 4},
+        next_attempt_at=now() - timedelta(seconds=1),
+    )
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=now() - timedelta(seconds=601))
+    young = WebhookEvent.objects.create(
+        shop=shop.shop,
+        webhook_id="q-5",
+        topic="customers/create",
+        payload={"id": 5},
+        next_attempt_at=now() - timedelta(seconds=1),
+    )
+    enqueued: list[int] = []
+    monkeypatch.setattr(services, "_enqueue", enqueued.append)
+    monkeypatch.setattr(services, "broker_queue_length", lambda: 5000)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.webhook_events_sweep()
+
+    assert enqueued == [old.pk]
+    assert young.pk not in enqueued
