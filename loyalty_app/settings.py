@@ -137,7 +137,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [path for path in [BASE_DIR / "static"] if path.is_dir()]
 
 # Webhook bodies are read in full for the HMAC check; the receiver itself refuses
 # anything above SHOPIFY_WEBHOOK_MAX_BYTES with 413 before reading it.
