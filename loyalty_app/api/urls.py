@@ -1,11 +1,13 @@
 from django.urls import re_path
 
-from . import apis
+from . import apis, program_apis
 
 app_name = "api"
 
 # A trailing slash is optional on every route.
 urlpatterns = [
+    re_path(r"^program/?$", program_apis.ProgramApi.as_view(), name="program"),
+    re_path(r"^preview/?$", program_apis.PreviewApi.as_view(), name="preview"),
     re_path(
         r"^customers/(?P<customer_id>[^/]+)/?$",
         apis.CustomerDetailApi.as_view(),

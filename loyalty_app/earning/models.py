@@ -70,3 +70,27 @@ class OrderRefund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.external_id} of {self.amount}"
+
+
+class Program(models.Model):
+    """One version of a shop's earning rules (``earning.rules.EarnRules`` as JSON).
+
+    Versions are never edited: a change is a new version, so an order can keep the
+    rules that were in force when it was placed. No version: the default program.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="program_versions")
+    version = models.PositiveIntegerField()
+    rules = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "version"], name="program_version_unique_per_shop"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop} program v{self.version}"

@@ -14,7 +14,8 @@ from loyalty_app.shops.models import Shop
 
 from .calculation import eligible_amount, order_points, refunded_amount
 from .domain import Purchase, Refund
-from .models import Order, OrderRefund
+from .models import Order, OrderRefund, Program
+from .rules import rules_from_dict
 
 
 def _order_lock(*, shop: Shop, external_id: str) -> Order:
@@ -155,3 +156,25 @@ def order_refund_record(*, shop: Shop, refund: Refund, actor: str = "") -> Order
     _refund_record(order=order, refund=refund)
     _order_reconcile(order=order, actor=actor)
     return order
+
+
+def program_update(*, shop: Shop, data: object, actor: str) -> tuple[Program, bool]:
+    """Validate a shop's new earning rules and store them as a new version.
+
+    Raises ``rules.RulesError`` naming the field. Saving the rules already in force
+    creates nothing (returns the current version and False), so a retried request
+    is harmless. Versions are numbered under the shop's row lock.
+    """
+    canonical = rules_from_dict(data).to_dict()
+    with transaction.atomic():
+        Shop.objects.select_for_update().only("id").get(pk=shop.pk)
+        current = Program.objects.filter(shop=shop).order_by("-version").first()
+        if current is not None and current.rules == canonical:
+            return current, False
+        program = Program.objects.create(
+            shop=shop,
+            version=(current.version + 1) if current else 1,
+            rules=canonical,
+            created_by=actor[:200],
+        )
+    return program, True

@@ -1,0 +1,140 @@
+"""The shop's earning program: read it, change it (a new version), preview an order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty_app.common.time import now
+from loyalty_app.earning.models import Program
+from loyalty_app.earning.rules import OrderContext, RuleLine, RulesError, order_breakdown
+from loyalty_app.earning.selectors import program_current, program_rules
+from loyalty_app.earning.services import program_update
+
+
+def _program_body(program: Program | None) -> dict[str, Any]:
+    return {
+        "version": program.version if program else None,
+        "rules": program_rules(program).to_dict(),
+        "updated_at": program.created_at.isoformat() if program else None,
+        "updated_by": program.created_by if program else None,
+    }
+
+
+class ProgramApi(APIView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        summary="The shop's earning rules in force (version null: the default program)",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(_program_body(program_current(shop=request.auth)))
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+        summary="Replace the earning rules: points_per_unit, include_shipping, include_tax, "
+        "rounding (down|nearest|up), min_order_amount, max_points_per_order, line_rules "
+        "[{field: product_type|vendor|tag|collection|sku|product_id, value, multiplier | exclude}]",
+    )
+    def put(self, request: Request) -> Response:
+        try:
+            program, created = program_update(
+                shop=request.auth, data=request.data, actor=str(request.user)
+            )
+        except RulesError as exc:
+            raise serializers.ValidationError({exc.field or "rules": [exc.message]}) from exc
+        return Response(
+            _program_body(program),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class PreviewApi(APIView):
+    """Points an order or a cart would earn under the rules in force, and why."""
+
+    class LineInput(serializers.Serializer):
+        price = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0)
+        quantity = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+        discount = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0, default=0)
+        gift_card = serializers.BooleanField(default=False)
+        product_id = serializers.CharField(
+            max_length=64, required=False, allow_blank=True, default=""
+        )
+        variant_id = serializers.CharField(
+            max_length=64, required=False, allow_blank=True, default=""
+        )
+        sku = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+        vendor = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+        product_type = serializers.CharField(
+            max_length=255, required=False, allow_blank=True, default=""
+        )
+        tags = serializers.ListField(
+            child=serializers.CharField(max_length=255), max_length=250, default=list
+        )
+        collections = serializers.ListField(
+            child=serializers.CharField(max_length=255), max_length=250, default=list
+        )
+
+    class InputSerializer(serializers.Serializer):
+        lines = serializers.ListField(min_length=1, max_length=250)
+        shipping = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0, default=0)
+        tax = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0, default=0)
+        first_order = serializers.BooleanField(default=False)
+
+        def validate_lines(self, value: list[Any]) -> list[dict[str, Any]]:
+            lines = []
+            for index, raw in enumerate(value):
+                line = PreviewApi.LineInput(data=raw)
+                if not line.is_valid():
+                    field, errors = next(iter(line.errors.items()))
+                    raise serializers.ValidationError(f"lines[{index}].{field}: {errors[0]}")
+                lines.append(line.validated_data)
+            return lines
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Preview the points of an order or a cart, with the rules that applied",
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        program = program_current(shop=request.auth)
+        lines = [
+            RuleLine(
+                line_id=str(index),
+                amount=max(line["price"] * line["quantity"] - line["discount"], 0),
+                quantity=line["quantity"],
+                gift_card=line["gift_card"],
+                product_id=line["product_id"],
+                variant_id=line["variant_id"],
+                sku=line["sku"],
+                vendor=line["vendor"],
+                product_type=line["product_type"],
+                tags=frozenset(line["tags"]),
+                collections=frozenset(line["collections"]),
+            )
+            for index, line in enumerate(data.validated_data["lines"])
+        ]
+        breakdown = order_breakdown(
+            lines=lines,
+            context=OrderContext(
+                placed_at=now(), paid=True, is_first_order=data.validated_data["first_order"]
+            ),
+            rules=program_rules(program),
+            shipping=data.validated_data["shipping"],
+            tax=data.validated_data["tax"],
+        )
+        return Response(
+            {
+                "points": breakdown.points,
+                "program_version": program.version if program else None,
+                "summary": breakdown.summary(),
+                "explanation": breakdown.as_dict(),
+            }
+        )
