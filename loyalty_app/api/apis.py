@@ -5,7 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -87,6 +92,7 @@ class CustomerLedgerApi(APIView):
 
 
 class CustomerAdjustmentApi(APIView):
+    @extend_schema_serializer(component_name="AdjustmentInput")
     class InputSerializer(serializers.Serializer):
         points = serializers.IntegerField(min_value=-(10**9), max_value=10**9)
         reason = serializers.CharField(max_length=500, trim_whitespace=True)
@@ -119,7 +125,9 @@ class CustomerAdjustmentApi(APIView):
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 150 or not key.isprintable():
-            raise serializers.ValidationError({"Idempotency-Key": ["at most 150 printable characters"]})
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["at most 150 printable characters"]}
+            )
         try:
             write = points_adjust(
                 member=member,

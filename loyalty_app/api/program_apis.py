@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiTypes, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,6 +57,7 @@ class ProgramApi(APIView):
 class PreviewApi(APIView):
     """Points an order or a cart would earn under the rules in force, and why."""
 
+    @extend_schema_serializer(component_name="PreviewLine")
     class LineInput(serializers.Serializer):
         price = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0)
         quantity = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
@@ -80,6 +81,7 @@ class PreviewApi(APIView):
             child=serializers.CharField(max_length=255), max_length=250, default=list
         )
 
+    @extend_schema_serializer(component_name="PreviewInput")
     class InputSerializer(serializers.Serializer):
         lines = serializers.ListField(min_length=1, max_length=250)
         shipping = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0, default=0)

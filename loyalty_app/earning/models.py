@@ -35,6 +35,19 @@ class Order(models.Model):
     cancelled = models.BooleanField(default=False)
     fully_refunded = models.BooleanField(default=False)
     test = models.BooleanField(default=False)
+    lines = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the newest snapshot's lines: id, amount (shop money), facts",
+    )
+    program = models.ForeignKey(
+        "Program",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        help_text="the rules in force when the order was placed; null: the default program",
+    )
     points_target = models.BigIntegerField(default=0)
     points_awarded = models.BigIntegerField(default=0)
     revision = models.PositiveIntegerField(default=0)
@@ -59,6 +72,10 @@ class OrderRefund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
     external_id = models.CharField(max_length=64)
     amount = models.DecimalField(max_digits=18, decimal_places=4)
+    lines = models.JSONField(default=list, blank=True, help_text="per line: id, amount, gift_card")
+    extra_amount = models.DecimalField(
+        max_digits=18, decimal_places=4, default=0, help_text="money refunded without line items"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from loyalty_app.shops.models import Shop
 
 from .models import Program
@@ -9,6 +11,11 @@ from .rules import DEFAULT_RULES, EarnRules, rules_from_dict
 def program_current(*, shop: Shop) -> Program | None:
     """The shop's newest program version, or None while it runs the default program."""
     return Program.objects.filter(shop=shop).order_by("-version").first()
+
+
+def program_in_force(*, shop: Shop, at: datetime) -> Program | None:
+    """The version that was current at ``at`` (None: the default program then)."""
+    return Program.objects.filter(shop=shop, created_at__lte=at).order_by("-version").first()
 
 
 def program_rules(program: Program | None) -> EarnRules:

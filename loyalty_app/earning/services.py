@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 
+from loyalty_app.common.time import now
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.services import member_upsert
 from loyalty_app.shops.models import Shop
 
-from .calculation import eligible_amount, order_points, refunded_amount
-from .domain import Purchase, Refund
+from .calculation import eligible_amount, refunded_amount
+from .domain import Purchase, PurchaseLine, Refund, RefundLine
 from .models import Order, OrderRefund, Program
-from .rules import rules_from_dict
+from .rules import (
+    EarnRules,
+    OrderContext,
+    RuleLine,
+    order_breakdown,
+    refunds_by_line,
+    rules_from_dict,
+)
+from .selectors import program_in_force, program_rules
 
 
 def _order_lock(*, shop: Shop, external_id: str) -> Order:
@@ -32,11 +42,71 @@ def _refund_record(*, order: Order, refund: Refund) -> None:
     OrderRefund.objects.bulk_create(
         [
             OrderRefund(
-                order=order, external_id=refund.external_id, amount=refunded_amount([refund])
+                order=order,
+                external_id=refund.external_id,
+                amount=refunded_amount([refund]),
+                lines=[
+                    {"id": line.line_id, "amount": str(line.amount), "gift_card": line.gift_card}
+                    for line in refund.lines
+                ],
+                extra_amount=refund.extra_amount,
             )
         ],
         ignore_conflicts=True,
     )
+
+
+def _stored_lines(lines: tuple[PurchaseLine, ...]) -> list[dict[str, object]]:
+    return [
+        {
+            "id": line.line_id,
+            "amount": str(line.amount),
+            "quantity": line.quantity,
+            "gift_card": line.gift_card,
+            "product_id": line.product_id,
+            "variant_id": line.variant_id,
+            "sku": line.sku,
+            "vendor": line.vendor,
+        }
+        for line in lines
+    ]
+
+
+def _rule_lines(stored: list[dict[str, Any]]) -> list[RuleLine]:
+    return [
+        RuleLine(
+            line_id=str(line["id"]),
+            amount=Decimal(line["amount"]),
+            quantity=int(line.get("quantity", 1)),
+            gift_card=bool(line.get("gift_card", False)),
+            product_id=str(line.get("product_id", "")),
+            variant_id=str(line.get("variant_id", "")),
+            sku=str(line.get("sku", "")),
+            vendor=str(line.get("vendor", "")),
+        )
+        for line in stored
+    ]
+
+
+def _order_refunds(order: Order) -> list[Refund]:
+    return [
+        Refund(
+            external_id=row.external_id,
+            order_external_id=order.external_id,
+            lines=tuple(
+                RefundLine(
+                    line_id=str(line["id"]),
+                    amount=Decimal(line["amount"]),
+                    gift_card=bool(line["gift_card"]),
+                )
+                for line in row.lines
+            ),
+            extra_amount=row.extra_amount,
+        )
+        for row in OrderRefund.objects.filter(order=order).only(
+            "external_id", "lines", "extra_amount"
+        )
+    ]
 
 
 def _order_reconcile(*, order: Order, actor: str) -> None:
@@ -44,20 +114,26 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
 
     Caller holds the order's row lock.
     """
-    refunded = OrderRefund.objects.filter(order=order).aggregate(total=Sum("amount"))[
-        "total"
-    ] or Decimal(0)
-    order.refunded_amount = refunded
+    refunds = _order_refunds(order)
+    order.refunded_amount = refunded_amount(refunds)
     target = 0
     if order.member_id is not None and order.has_snapshot:
-        target = order_points(
-            eligible=order.eligible_amount,
-            refunded=refunded,
-            paid=order.paid,
-            cancelled=order.cancelled,
-            fully_refunded=order.fully_refunded,
-            test=order.test,
-        )
+        refunded_by_line, refunded_extra = refunds_by_line(refunds)
+        target = order_breakdown(
+            lines=_rule_lines(order.lines),
+            context=OrderContext(
+                placed_at=order.placed_at or order.created_at or now(),
+                paid=order.paid,
+                cancelled=order.cancelled,
+                fully_refunded=order.fully_refunded,
+                test=order.test,
+            ),
+            rules=_rules_of(order.program_id),
+            refunded_by_line=refunded_by_line,
+            refunded_extra=refunded_extra,
+            shipping=order.shipping_amount,
+            tax=order.tax_amount,
+        ).points
     order.points_target = target
     delta = target - order.points_awarded
     if delta != 0 and order.member is not None:
@@ -74,6 +150,13 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
         )
         order.points_awarded = target
     order.save()
+
+
+@lru_cache(maxsize=4096)
+def _rules_of(program_id: int | None) -> EarnRules:
+    """A program version's rules, parsed once per process: versions are never edited."""
+    program = None if program_id is None else Program.objects.get(pk=program_id)
+    return program_rules(program)
 
 
 def _reason(order: Order, delta: int) -> str:
@@ -129,11 +212,16 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
         order.name = purchase.name or order.name
         order.currency = purchase.currency
         order.eligible_amount = eligible_amount(purchase.lines)
+        order.lines = _stored_lines(purchase.lines)
         order.shipping_amount = purchase.shipping
         order.tax_amount = purchase.tax
         order.placed_at = purchase.placed_at or order.placed_at
         if purchase.updated_at is not None:
             order.source_updated_at = purchase.updated_at
+        if not order.has_snapshot:
+            # The rules in force when the order was placed, not when we heard of it:
+            # a later rule change (or a late webhook) does not rewrite it.
+            order.program = program_in_force(shop=shop, at=order.placed_at or now())
         order.has_snapshot = True
     order.paid = order.paid or purchase.paid
     order.cancelled = order.cancelled or purchase.cancelled

@@ -326,10 +326,14 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/customers/{customer_id}/",
         "/api/v1/customers/{customer_id}/ledger/",
         "/api/v1/customers/{customer_id}/adjustments/",
+        "/api/v1/program/",
+        "/api/v1/preview/",
     }
     assert list(paths["/api/v1/customers/{customer_id}/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/ledger/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/adjustments/"]) == ["post"]
+    assert list(paths["/api/v1/program/"]) == ["get", "put"]
+    assert list(paths["/api/v1/preview/"]) == ["post"]
     assert schema["components"]["securitySchemes"]["ShopToken"]["scheme"] == "bearer"
 
 
