@@ -6,15 +6,16 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiTypes, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_app.common.time import now
-from loyalty_app.earning.models import Program
+from loyalty_app.earning.models import Campaign, Program
 from loyalty_app.earning.rules import OrderContext, RuleLine, RulesError, order_breakdown
-from loyalty_app.earning.selectors import program_current, program_rules
-from loyalty_app.earning.services import program_update
+from loyalty_app.earning.selectors import campaign_get, program_current, program_rules
+from loyalty_app.earning.services import campaign_delete, campaign_save, program_update
 
 
 def _program_body(program: Program | None) -> dict[str, Any]:
@@ -140,3 +141,80 @@ class PreviewApi(APIView):
                 "explanation": breakdown.as_dict(),
             }
         )
+
+
+def _campaign_body(campaign: Campaign) -> dict[str, Any]:
+    return {**campaign.definition, "id": campaign.pk, "updated_at": campaign.updated_at.isoformat()}
+
+
+def _campaign_or_404(shop: Any, campaign_id: int) -> Campaign:
+    campaign = campaign_get(shop=shop, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound("no such campaign in this shop")
+    return campaign
+
+
+def _rules_error(exc: RulesError) -> serializers.ValidationError:
+    return serializers.ValidationError({exc.field or "campaign": [exc.message]})
+
+
+CAMPAIGN_FIELDS = (
+    "name, kind (multiplier|bonus), multiplier (1-100) or bonus_points, starts_at, ends_at "
+    "(ISO 8601; without an offset: the shop's time zone), first_order_only, "
+    "applies_to {field, value}, tiers [names]"
+)
+
+
+class CampaignListApi(APIView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT}, summary="The shop's campaigns, newest first"
+    )
+    def get(self, request: Request) -> Response:
+        campaigns = Campaign.objects.filter(shop=request.auth).order_by("-pk")[:500]
+        return Response({"results": [_campaign_body(c) for c in campaigns]})
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+        summary=f"Create a campaign: {CAMPAIGN_FIELDS}",
+    )
+    def post(self, request: Request) -> Response:
+        data = (
+            {k: v for k, v in request.data.items() if k != "id"}
+            if isinstance(request.data, dict)
+            else request.data
+        )
+        try:
+            campaign = campaign_save(shop=request.auth, data=data)
+        except RulesError as exc:
+            raise _rules_error(exc) from exc
+        return Response(_campaign_body(campaign), status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="One campaign")
+    def get(self, request: Request, campaign_id: int) -> Response:
+        return Response(_campaign_body(_campaign_or_404(request.auth, campaign_id)))
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Change some of a campaign's fields (orders already placed keep theirs)",
+    )
+    def patch(self, request: Request, campaign_id: int) -> Response:
+        campaign = _campaign_or_404(request.auth, campaign_id)
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"campaign": ["must be a JSON object"]})
+        merged = {**campaign.definition, **{k: v for k, v in request.data.items() if k != "id"}}
+        try:
+            campaign = campaign_save(shop=request.auth, data=merged, campaign=campaign)
+        except RulesError as exc:
+            raise _rules_error(exc) from exc
+        return Response(_campaign_body(campaign))
+
+    @extend_schema(
+        responses={204: None}, summary="Delete a campaign (orders already placed keep it)"
+    )
+    def delete(self, request: Request, campaign_id: int) -> Response:
+        campaign_delete(campaign=_campaign_or_404(request.auth, campaign_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,12 @@ app_name = "api"
 urlpatterns = [
     re_path(r"^program/?$", program_apis.ProgramApi.as_view(), name="program"),
     re_path(r"^preview/?$", program_apis.PreviewApi.as_view(), name="preview"),
+    re_path(r"^campaigns/?$", program_apis.CampaignListApi.as_view(), name="campaigns"),
+    re_path(
+        r"^campaigns/(?P<campaign_id>[0-9]{1,18})/?$",
+        program_apis.CampaignDetailApi.as_view(),
+        name="campaign",
+    ),
     re_path(
         r"^customers/(?P<customer_id>[^/]+)/?$",
         apis.CustomerDetailApi.as_view(),

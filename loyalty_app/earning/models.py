@@ -48,6 +48,12 @@ class Order(models.Model):
         related_name="orders",
         help_text="the rules in force when the order was placed; null: the default program",
     )
+    campaigns = models.JSONField(
+        default=list, blank=True, help_text="campaigns in force when placed"
+    )
+    first_order = models.BooleanField(
+        default=False, help_text="the customer's first order when placed"
+    )
     points_target = models.BigIntegerField(default=0)
     points_awarded = models.BigIntegerField(default=0)
     revision = models.PositiveIntegerField(default=0)
@@ -111,3 +117,30 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop} program v{self.version}"
+
+
+class Campaign(models.Model):
+    """A time-boxed multiplier or bonus (``earning.rules.Campaign`` as JSON, times in UTC).
+
+    An order copies the campaigns in force when it was placed, so editing or deleting
+    a campaign later never rewrites past orders.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="campaigns")
+    definition = models.JSONField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "starts_at", "ends_at"], name="campaign_window")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="campaign_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.definition.get("name", self.pk))

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from loyalty_app.shops.models import Shop
 
-from .models import Program
+from .models import Campaign, Program
 from .rules import DEFAULT_RULES, EarnRules, rules_from_dict
 
 
@@ -20,3 +20,13 @@ def program_in_force(*, shop: Shop, at: datetime) -> Program | None:
 
 def program_rules(program: Program | None) -> EarnRules:
     return DEFAULT_RULES if program is None else rules_from_dict(program.rules)
+
+
+def campaigns_in_force(*, shop: Shop, at: datetime) -> list[Campaign]:
+    return list(
+        Campaign.objects.filter(shop=shop, starts_at__lte=at, ends_at__gt=at).order_by("pk")
+    )
+
+
+def campaign_get(*, shop: Shop, campaign_id: int) -> Campaign | None:
+    return Campaign.objects.filter(shop=shop, pk=campaign_id).first()

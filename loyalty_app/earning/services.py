@@ -16,16 +16,17 @@ from loyalty_app.shops.models import Shop
 
 from .calculation import eligible_amount, refunded_amount
 from .domain import Purchase, PurchaseLine, Refund, RefundLine
-from .models import Order, OrderRefund, Program
+from .models import Campaign, Order, OrderRefund, Program
 from .rules import (
     EarnRules,
     OrderContext,
     RuleLine,
+    campaign_from_dict,
     order_breakdown,
     refunds_by_line,
     rules_from_dict,
 )
-from .selectors import program_in_force, program_rules
+from .selectors import campaigns_in_force, program_in_force, program_rules
 
 
 def _order_lock(*, shop: Shop, external_id: str) -> Order:
@@ -123,12 +124,14 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
             lines=_rule_lines(order.lines),
             context=OrderContext(
                 placed_at=order.placed_at or order.created_at or now(),
+                is_first_order=order.first_order,
                 paid=order.paid,
                 cancelled=order.cancelled,
                 fully_refunded=order.fully_refunded,
                 test=order.test,
             ),
             rules=_rules_of(order.program_id),
+            campaigns=[campaign_from_dict(c) for c in order.campaigns],
             refunded_by_line=refunded_by_line,
             refunded_extra=refunded_extra,
             shipping=order.shipping_amount,
@@ -219,9 +222,17 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
         if purchase.updated_at is not None:
             order.source_updated_at = purchase.updated_at
         if not order.has_snapshot:
-            # The rules in force when the order was placed, not when we heard of it:
-            # a later rule change (or a late webhook) does not rewrite it.
-            order.program = program_in_force(shop=shop, at=order.placed_at or now())
+            # The rules and campaigns in force when the order was placed, not when we
+            # heard of it: a later change (or a late webhook) does not rewrite it.
+            placed = order.placed_at or now()
+            order.program = program_in_force(shop=shop, at=placed)
+            order.campaigns = [c.definition for c in campaigns_in_force(shop=shop, at=placed)]
+            order.first_order = member is not None and not (
+                Order.objects.filter(shop=shop, member=member, has_snapshot=True, test=False)
+                .exclude(pk=order.pk)
+                .filter(placed_at__lt=placed)
+                .exists()
+            )
         order.has_snapshot = True
     order.paid = order.paid or purchase.paid
     order.cancelled = order.cancelled or purchase.cancelled
@@ -266,3 +277,26 @@ def program_update(*, shop: Shop, data: object, actor: str) -> tuple[Program, bo
             created_by=actor[:200],
         )
     return program, True
+
+
+def campaign_save(*, shop: Shop, data: object, campaign: Campaign | None = None) -> Campaign:
+    """Create a campaign, or replace an existing one's definition. Times without a UTC
+    offset are the shop's wall-clock time. Raises ``rules.RulesError`` naming the field."""
+    parsed = campaign_from_dict(data, tz_name=shop.timezone or "UTC")
+    definition = parsed.to_dict()
+    with transaction.atomic():
+        if campaign is None:
+            campaign = Campaign(shop=shop)
+        campaign.definition = definition
+        campaign.starts_at = parsed.starts_at
+        campaign.ends_at = parsed.ends_at
+        campaign.save()
+        if not definition.get("id"):
+            campaign.definition = {**definition, "id": str(campaign.pk)}
+            campaign.save(update_fields=["definition"])
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Orders placed while it ran keep their copy of it."""
+    campaign.delete()

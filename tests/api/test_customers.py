@@ -328,6 +328,8 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/customers/{customer_id}/adjustments/",
         "/api/v1/program/",
         "/api/v1/preview/",
+        "/api/v1/campaigns/",
+        "/api/v1/campaigns/{campaign_id}/",
     }
     assert list(paths["/api/v1/customers/{customer_id}/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/ledger/"]) == ["get"]
