@@ -13,8 +13,19 @@ from rest_framework.views import APIView
 
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import Campaign, Program
-from loyalty_app.earning.rules import OrderContext, RuleLine, RulesError, order_breakdown
-from loyalty_app.earning.selectors import campaign_get, program_current, program_rules
+from loyalty_app.earning.rules import (
+    OrderContext,
+    RuleLine,
+    RulesError,
+    campaign_from_dict,
+    order_breakdown,
+)
+from loyalty_app.earning.selectors import (
+    campaign_get,
+    campaigns_in_force,
+    program_current,
+    program_rules,
+)
 from loyalty_app.earning.services import campaign_delete, campaign_save, program_update
 
 
@@ -108,6 +119,11 @@ class PreviewApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         program = program_current(shop=request.auth)
+        moment = now()
+        campaigns = [
+            campaign_from_dict(c.definition)
+            for c in campaigns_in_force(shop=request.auth, at=moment)
+        ]
         lines = [
             RuleLine(
                 line_id=str(index),
@@ -127,9 +143,10 @@ class PreviewApi(APIView):
         breakdown = order_breakdown(
             lines=lines,
             context=OrderContext(
-                placed_at=now(), paid=True, is_first_order=data.validated_data["first_order"]
+                placed_at=moment, paid=True, is_first_order=data.validated_data["first_order"]
             ),
             rules=program_rules(program),
+            campaigns=campaigns,
             shipping=data.validated_data["shipping"],
             tax=data.validated_data["tax"],
         )

@@ -203,3 +203,26 @@ def test_an_order_placed_outside_the_window_earns_the_base_rate(api, shop, post_
         ),
     )
     assert balance(shop, 84) == 16
+
+
+def test_the_preview_counts_the_campaigns_in_force(api):
+    create(api, {"name": "Double", "kind": "multiplier", "multiplier": "2", **window()})
+    create(
+        api,
+        {
+            "name": "Welcome",
+            "kind": "bonus",
+            "bonus_points": 100,
+            "first_order_only": True,
+            **window(),
+        },
+    )
+
+    response = api.post(
+        "/api/v1/preview",
+        data=json.dumps({"lines": [{"price": "16.00"}], "first_order": True}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["points"] == 16 * 2 + 100
