@@ -1,7 +1,9 @@
-"""The points calculation. Pure: no Django, no platform, no I/O.
+"""Merchandise amounts of an order and its refunds, and the default program's formula.
 
-An order's points are a function of its current state, so every event recomputes
-the target and the engine writes only the difference to the ledger.
+Pure: no Django, no platform, no I/O. The engine computes points with
+``earning.rules.order_breakdown`` (the shop's configured rules); ``order_points`` is
+the default program written out plainly, kept as the reference that the rules
+engine's defaults are property-tested against (``tests/earning/test_rules.py``).
 """
 
 from __future__ import annotations
