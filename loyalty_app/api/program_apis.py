@@ -23,6 +23,7 @@ from loyalty_app.earning.rules import (
 from loyalty_app.earning.selectors import (
     campaign_get,
     campaigns_in_force,
+    program_config,
     program_current,
     program_rules,
 )
@@ -32,7 +33,7 @@ from loyalty_app.earning.services import campaign_delete, campaign_save, program
 def _program_body(program: Program | None) -> dict[str, Any]:
     return {
         "version": program.version if program else None,
-        "rules": program_rules(program).to_dict(),
+        "rules": program_config(program).to_dict(),
         "updated_at": program.created_at.isoformat() if program else None,
         "updated_by": program.created_by if program else None,
     }

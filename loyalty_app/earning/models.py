@@ -56,6 +56,12 @@ class Order(models.Model):
     )
     points_target = models.BigIntegerField(default=0)
     points_awarded = models.BigIntegerField(default=0)
+    pending_until = models.DateTimeField(
+        null=True, blank=True, help_text="points stay pending until then (the return window)"
+    )
+    confirmed = models.BooleanField(
+        default=True, help_text="false while the points are pending: nothing is spendable yet"
+    )
     revision = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -65,6 +71,13 @@ class Order(models.Model):
             models.UniqueConstraint(fields=["shop", "external_id"], name="order_unique_per_shop"),
             models.CheckConstraint(
                 condition=models.Q(points_target__gte=0), name="order_target_nonnegative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["pending_until"],
+                condition=models.Q(confirmed=False),
+                name="order_pending_due",
             ),
         ]
 
@@ -144,3 +157,37 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return str(self.definition.get("name", self.pk))
+
+
+class ActionEvent(models.Model):
+    """A reported action (sign-up, birthday, review, a custom one) and what it earned.
+
+    One row per reported event: ``event_key`` is unique per shop, so a retried report
+    returns the first outcome. ``points`` is 0 when the action's limit was reached.
+    """
+
+    class Status(models.TextChoices):
+        AWARDED = "awarded", "Awarded"
+        LIMIT_REACHED = "limit_reached", "Limit reached"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="action_events")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="action_events")
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=255, blank=True, help_text="e.g. a network, a product")
+    event_key = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    points = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    source = models.CharField(max_length=200, blank=True, help_text="who reported it")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "event_key"], name="action_event_key_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "action", "occurred_at"], name="action_event_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.status})"

@@ -5,7 +5,8 @@ from datetime import datetime
 from loyalty_app.shops.models import Shop
 
 from .models import Campaign, Program
-from .rules import DEFAULT_RULES, EarnRules, rules_from_dict
+from .policies import DEFAULT_PROGRAM, ProgramConfig, program_from_dict
+from .rules import EarnRules
 
 
 def program_current(*, shop: Shop) -> Program | None:
@@ -18,8 +19,13 @@ def program_in_force(*, shop: Shop, at: datetime) -> Program | None:
     return Program.objects.filter(shop=shop, created_at__lte=at).order_by("-version").first()
 
 
+def program_config(program: Program | None) -> ProgramConfig:
+    """A stored version as a ``ProgramConfig`` (None: the default program)."""
+    return DEFAULT_PROGRAM if program is None else program_from_dict(program.rules)
+
+
 def program_rules(program: Program | None) -> EarnRules:
-    return DEFAULT_RULES if program is None else rules_from_dict(program.rules)
+    return program_config(program).earn
 
 
 def campaigns_in_force(*, shop: Shop, at: datetime) -> list[Campaign]:

@@ -17,6 +17,7 @@ from loyalty_app.shops.models import Shop
 from .calculation import eligible_amount, refunded_amount
 from .domain import Purchase, PurchaseLine, Refund, RefundLine
 from .models import Campaign, Order, OrderRefund, Program
+from .policies import program_from_dict
 from .rules import (
     EarnRules,
     OrderContext,
@@ -24,7 +25,6 @@ from .rules import (
     campaign_from_dict,
     order_breakdown,
     refunds_by_line,
-    rules_from_dict,
 )
 from .selectors import campaigns_in_force, program_in_force, program_rules
 
@@ -264,7 +264,7 @@ def program_update(*, shop: Shop, data: object, actor: str) -> tuple[Program, bo
     creates nothing (returns the current version and False), so a retried request
     is harmless. Versions are numbered under the shop's row lock.
     """
-    canonical = rules_from_dict(data).to_dict()
+    canonical = program_from_dict(data).to_dict()
     with transaction.atomic():
         Shop.objects.select_for_update().only("id").get(pk=shop.pk)
         current = Program.objects.filter(shop=shop).order_by("-version").first()

@@ -32,6 +32,9 @@ class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         ORDER = "order", "Order points"
         ADJUSTMENT = "adjustment", "Manual adjustment"
+        ACTION = "action", "Action points (sign-up, birthday, review...)"
+        EXPIRY = "expiry", "Points expired"
+        IMPORT = "import", "Balance imported from another program"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger_entries")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ledger_entries")

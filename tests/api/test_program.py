@@ -31,6 +31,9 @@ def test_a_new_shop_runs_the_default_program(api):
         "min_order_amount": "0",
         "max_points_per_order": None,
         "line_rules": [],
+        "actions": [],
+        "pending_days": 0,
+        "expiry": {"mode": "off", "months": 12, "reminder_days": 30},
     }
 
 
