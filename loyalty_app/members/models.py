@@ -20,7 +20,8 @@ class Member(models.Model):
     """
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="members")
-    external_id = models.CharField(
+    # NULL, not "": members without a customer id must not collide on the unique key.
+    external_id = models.CharField(  # noqa: DJ001
         max_length=64, null=True, blank=True, help_text="the platform's customer id"
     )
     email = models.EmailField(max_length=254, blank=True)
