@@ -44,7 +44,9 @@ from bench.chaos_model import Delivery, build_stream, disturb  # noqa: E402
 from bench.stack import Stack, StackConfig  # noqa: E402
 from shopify_bridge.devstore.client import webhook_headers  # noqa: E402
 
-DELIVERIES_PER_ORDER = 2.75  # measured mean of the model's stream after duplication (95,761 for 2.9)
+DELIVERIES_PER_ORDER = (
+    2.75  # measured mean of the model's stream after duplication (95,761 for 2.9)
+)
 
 
 @dataclass

@@ -123,7 +123,8 @@ class ActionRule:
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not ACTION_KEY.match(self.key):
             raise RulesError(
-                "key", "must be 1-64 lower-case letters, digits, '_' or '-', starting with a "
+                "key",
+                "must be 1-64 lower-case letters, digits, '_' or '-', starting with a "
                 "letter or digit",
             )
         _check_int("points", self.points, minimum=1, maximum=MAX_ACTION_POINTS)
@@ -417,9 +418,7 @@ def next_expiry(
 def last_activity(moves: Iterable[PointsMove]) -> datetime | None:
     """The last earning or spending: refunds of orders and expiries do not count."""
     times = [
-        m.at
-        for m in moves
-        if m.kind != EXPIRY_KIND and not (m.kind == ORDER_KIND and m.points < 0)
+        m.at for m in moves if m.kind != EXPIRY_KIND and not (m.kind == ORDER_KIND and m.points < 0)
     ]
     return max(times) if times else None
 

@@ -64,9 +64,7 @@ class Member(models.Model):
         ]
         indexes = [
             models.Index(fields=["shop", "email"], name="member_shop_email"),
-            models.Index(
-                fields=["shop", "birthday_month", "birthday_day"], name="member_birthday"
-            ),
+            models.Index(fields=["shop", "birthday_month", "birthday_day"], name="member_birthday"),
         ]
 
     def __str__(self) -> str:
