@@ -20,7 +20,12 @@ class CustomerRef:
 
 @dataclass(frozen=True)
 class PurchaseLine:
-    """One line of an order. ``amount`` is price x quantity less its discounts."""
+    """One line of an order. ``amount`` is price x quantity less its discounts.
+
+    ``product_type``, ``tags`` and ``collections`` are facts of the product that the
+    order itself may not carry; the bridge fills them in when the shop's rules use them
+    (a collection may be named by several identifiers: id, handle, title).
+    """
 
     line_id: str
     amount: Decimal
@@ -30,6 +35,9 @@ class PurchaseLine:
     variant_id: str = ""
     sku: str = ""
     vendor: str = ""
+    product_type: str = ""
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -653,7 +653,7 @@ class RuleLine:
         tags: Iterable[str] = (),
         collections: Iterable[str] = (),
     ) -> RuleLine:
-        """A platform line plus the product facts the order itself does not carry."""
+        """A platform line plus product facts (given here, or already on the line)."""
         return cls(
             line_id=line.line_id,
             amount=line.amount,
@@ -663,9 +663,9 @@ class RuleLine:
             variant_id=line.variant_id,
             sku=line.sku,
             vendor=line.vendor,
-            product_type=product_type,
-            tags=frozenset(tags),
-            collections=frozenset(collections),
+            product_type=product_type or line.product_type,
+            tags=frozenset(tags) | frozenset(line.tags),
+            collections=frozenset(collections) | frozenset(line.collections),
         )
 
 

@@ -36,3 +36,19 @@ def campaigns_in_force(*, shop: Shop, at: datetime) -> list[Campaign]:
 
 def campaign_get(*, shop: Shop, campaign_id: int) -> Campaign | None:
     return Campaign.objects.filter(shop=shop, pk=campaign_id).first()
+
+
+PRODUCT_FACT_FIELDS = frozenset({"product_type", "tag", "collection"})
+
+
+def shop_uses_product_facts(*, shop: Shop) -> bool:
+    """Whether any program version or campaign of the shop matches lines on a product
+    type, tag or collection: facts an order does not carry, which the bridge must then
+    look up. Any version counts, since an order keeps the version of its placement."""
+    for rules in Program.objects.filter(shop=shop).values_list("rules", flat=True):
+        if any(rule.get("field") in PRODUCT_FACT_FIELDS for rule in rules.get("line_rules", ())):
+            return True
+    for definition in Campaign.objects.filter(shop=shop).values_list("definition", flat=True):
+        if (definition.get("applies_to") or {}).get("field") in PRODUCT_FACT_FIELDS:
+            return True
+    return False

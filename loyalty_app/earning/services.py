@@ -58,8 +58,9 @@ def _refund_record(*, order: Order, refund: Refund) -> None:
 
 
 def _stored_lines(lines: tuple[PurchaseLine, ...]) -> list[dict[str, object]]:
-    return [
-        {
+    stored: list[dict[str, object]] = []
+    for line in lines:
+        row: dict[str, object] = {
             "id": line.line_id,
             "amount": str(line.amount),
             "quantity": line.quantity,
@@ -69,8 +70,15 @@ def _stored_lines(lines: tuple[PurchaseLine, ...]) -> list[dict[str, object]]:
             "sku": line.sku,
             "vendor": line.vendor,
         }
-        for line in lines
-    ]
+        # Product facts only when known: most shops' rules never need them.
+        if line.product_type:
+            row["product_type"] = line.product_type
+        if line.tags:
+            row["tags"] = list(line.tags)
+        if line.collections:
+            row["collections"] = list(line.collections)
+        stored.append(row)
+    return stored
 
 
 def _rule_lines(stored: list[dict[str, Any]]) -> list[RuleLine]:
@@ -84,6 +92,9 @@ def _rule_lines(stored: list[dict[str, Any]]) -> list[RuleLine]:
             variant_id=str(line.get("variant_id", "")),
             sku=str(line.get("sku", "")),
             vendor=str(line.get("vendor", "")),
+            product_type=str(line.get("product_type", "")),
+            tags=frozenset(line.get("tags", ())),
+            collections=frozenset(line.get("collections", ())),
         )
         for line in stored
     ]
