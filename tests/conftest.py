@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,28 @@ def post_webhook(client: Client, django_capture_on_commit_callbacks: Any) -> Pos
 def api(shop: ShopWithToken) -> Client:
     """A client authenticated with the first shop's API token."""
     return Client(headers={"Authorization": f"Bearer {shop.api_token}"})
+
+
+class Clock:
+    """The time every ``timezone.now()`` call sees (services, ``auto_now`` fields)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def set(self, moment: datetime) -> None:
+        self.current = moment
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from django.utils import timezone
+
+    fake = Clock(datetime(2025, 1, 15, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(timezone, "now", fake)
+    return fake

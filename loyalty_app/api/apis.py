@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty_app.earning.selectors import member_points_pending
 from loyalty_app.ledger.selectors import ledger_entries_for_member
 from loyalty_app.ledger.services import IdempotencyConflict, InsufficientPoints, points_adjust
 from loyalty_app.members.models import Member
@@ -54,6 +55,9 @@ class CustomerDetailApi(APIView):
         first_name = serializers.CharField()
         last_name = serializers.CharField()
         points_balance = serializers.IntegerField()
+        points_pending = serializers.IntegerField(
+            help_text="earned on orders still inside the return window; not spendable yet"
+        )
         tier = serializers.CharField(allow_null=True)
         member_since = serializers.DateTimeField(source="created_at")
 
@@ -62,7 +66,8 @@ class CustomerDetailApi(APIView):
     )
     def get(self, request: Request, customer_id: str) -> Response:
         member = _member_or_404(request.auth, customer_id)
-        member.tier = None  # type: ignore[attr-defined]
+        member.tier = member.imported_tier or None  # type: ignore[attr-defined]
+        member.points_pending = member_points_pending(member=member)  # type: ignore[attr-defined]
         return Response(self.OutputSerializer(member).data)
 
 

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import Sum
+
+from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 
-from .models import Campaign, Program
+from .models import Campaign, Order, Program
 from .policies import DEFAULT_PROGRAM, ProgramConfig, program_from_dict
 from .rules import EarnRules
 
@@ -52,3 +55,11 @@ def shop_uses_product_facts(*, shop: Shop) -> bool:
         if (definition.get("applies_to") or {}).get("field") in PRODUCT_FACT_FIELDS:
             return True
     return False
+
+
+def member_points_pending(*, member: Member) -> int:
+    """Points of the member's orders still inside their return window."""
+    total = Order.objects.filter(shop_id=member.shop_id, member=member, confirmed=False).aggregate(
+        total=Sum("points_target")
+    )["total"]
+    return int(total or 0)

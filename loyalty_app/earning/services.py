@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -17,7 +18,7 @@ from loyalty_app.shops.models import Shop
 from .calculation import eligible_amount, refunded_amount
 from .domain import Purchase, PurchaseLine, Refund, RefundLine
 from .models import Campaign, Order, OrderRefund, Program
-from .policies import program_from_dict
+from .policies import ProgramConfig, program_from_dict
 from .rules import (
     EarnRules,
     OrderContext,
@@ -26,7 +27,7 @@ from .rules import (
     order_breakdown,
     refunds_by_line,
 )
-from .selectors import campaigns_in_force, program_in_force, program_rules
+from .selectors import campaigns_in_force, program_config, program_in_force
 
 
 def _order_lock(*, shop: Shop, external_id: str) -> Order:
@@ -149,7 +150,10 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
             tax=order.tax_amount,
         ).points
     order.points_target = target
-    delta = target - order.points_awarded
+    # Pending (inside the return window): nothing is spendable yet, so nothing is written;
+    # a refund or cancellation meanwhile just lowers the target.
+    spendable = target if order.confirmed else 0
+    delta = spendable - order.points_awarded
     if delta != 0 and order.member is not None:
         order.revision += 1
         ledger_entry_add(
@@ -162,19 +166,25 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
             reason=_reason(order, delta),
             actor=actor,
         )
-        order.points_awarded = target
+        order.points_awarded = spendable
     order.save()
 
 
 @lru_cache(maxsize=4096)
-def _rules_of(program_id: int | None) -> EarnRules:
-    """A program version's rules, parsed once per process: versions are never edited."""
+def _config_of(program_id: int | None) -> ProgramConfig:
+    """A program version, parsed once per process: versions are never edited."""
     program = None if program_id is None else Program.objects.get(pk=program_id)
-    return program_rules(program)
+    return program_config(program)
+
+
+def _rules_of(program_id: int | None) -> EarnRules:
+    return _config_of(program_id).earn
 
 
 def _reason(order: Order, delta: int) -> str:
     label = order.name or order.external_id
+    if delta > 0 and order.pending_until is not None:
+        return f"Purchase {label} (return window passed)"
     if delta > 0:
         return f"Purchase {label}"
     if order.cancelled:
@@ -237,6 +247,10 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
             # heard of it: a later change (or a late webhook) does not rewrite it.
             placed = order.placed_at or now()
             order.program = program_in_force(shop=shop, at=placed)
+            pending_days = _config_of(order.program_id).pending_days
+            if pending_days:
+                order.pending_until = placed + timedelta(days=pending_days)
+                order.confirmed = False
             order.campaigns = [c.definition for c in campaigns_in_force(shop=shop, at=placed)]
             order.first_order = member is not None and not (
                 Order.objects.filter(shop=shop, member=member, has_snapshot=True, test=False)
@@ -251,8 +265,15 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
     order.test = order.test or purchase.test
     for refund in purchase.refunds:
         _refund_record(order=order, refund=refund)
+    _pending_settle(order)
     _order_reconcile(order=order, actor=actor)
     return order
+
+
+def _pending_settle(order: Order) -> None:
+    """Confirm an order whose return window is over (a late event, or the job's turn)."""
+    if not order.confirmed and order.pending_until is not None and order.pending_until <= now():
+        order.confirmed = True
 
 
 @transaction.atomic(savepoint=False)
@@ -264,8 +285,46 @@ def order_refund_record(*, shop: Shop, refund: Refund, actor: str = "") -> Order
     """
     order = _order_lock(shop=shop, external_id=refund.order_external_id)
     _refund_record(order=order, refund=refund)
+    _pending_settle(order)
     _order_reconcile(order=order, actor=actor)
     return order
+
+
+@transaction.atomic(savepoint=False)
+def order_confirm(*, order_id: int, actor: str = "pending-window") -> Order | None:
+    """Make a pending order's points spendable once its return window is over.
+
+    Idempotent: an order already confirmed (or not yet due) is left as it is.
+    """
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None or order.confirmed:
+        return order
+    _pending_settle(order)
+    if order.confirmed:
+        _order_reconcile(order=order, actor=actor)
+    return order
+
+
+def orders_confirm_due(*, batch_size: int = 500) -> int:
+    """Confirm every order whose return window has passed; returns how many.
+
+    Each order in its own short transaction, so the job never holds many locks and a
+    crash midway loses nothing (the rest are still due next time).
+    """
+    confirmed = 0
+    while True:
+        due = list(
+            Order.objects.filter(confirmed=False, pending_until__lte=now())
+            .order_by("pending_until", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not due:
+            return confirmed
+        for order_id in due:
+            order = order_confirm(order_id=order_id)
+            confirmed += int(order is not None and order.confirmed)
+        if len(due) < batch_size:
+            return confirmed
 
 
 def program_update(*, shop: Shop, data: object, actor: str) -> tuple[Program, bool]:
