@@ -26,6 +26,20 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("shopify_bridge.webhook_events_sweep"),
         name="sweep stored webhook events",
     )
+    # Make pending order points spendable once their return window is over. Each run
+    # confirms every due order, so the interval is the most a shopper waits past it.
+    sender.add_periodic_task(
+        300.0,
+        sender.signature("earning.orders_confirm_due"),
+        name="confirm pending order points",
+    )
+    # Expire points and record expiry reminders (idempotent: a rerun expires nothing
+    # twice), hourly so each shop's midnight is near a run whatever its time zone.
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("earning.points_expire_all"),
+        name="expire points",
+    )
 
 
 @task_prerun.connect
