@@ -47,7 +47,13 @@ PRODUCT_FACT_FIELDS = frozenset({"product_type", "tag", "collection"})
 def shop_uses_product_facts(*, shop: Shop) -> bool:
     """Whether any program version or campaign of the shop matches lines on a product
     type, tag or collection: facts an order does not carry, which the bridge must then
-    look up. Any version counts, since an order keeps the version of its placement."""
+    look up. Any version counts, since an order keeps the version of its placement.
+    Read from a flag the earning services keep on the shop row (no query)."""
+    return shop.uses_product_facts
+
+
+def shop_product_facts_needed(*, shop: Shop) -> bool:
+    """The same question answered from the program versions and campaigns themselves."""
     for rules in Program.objects.filter(shop=shop).values_list("rules", flat=True):
         if any(rule.get("field") in PRODUCT_FACT_FIELDS for rule in rules.get("line_rules", ())):
             return True

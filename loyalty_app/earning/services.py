@@ -27,7 +27,12 @@ from .rules import (
     order_breakdown,
     refunds_by_line,
 )
-from .selectors import campaigns_in_force, program_config, program_in_force
+from .selectors import (
+    campaigns_in_force,
+    program_config,
+    program_in_force,
+    shop_product_facts_needed,
+)
 
 
 def _order_lock(*, shop: Shop, external_id: str) -> Order:
@@ -346,7 +351,16 @@ def program_update(*, shop: Shop, data: object, actor: str) -> tuple[Program, bo
             rules=canonical,
             created_by=actor[:200],
         )
+        _product_facts_flag_refresh(shop)
     return program, True
+
+
+def _product_facts_flag_refresh(shop: Shop) -> None:
+    """Keep ``Shop.uses_product_facts`` in step with the versions and campaigns."""
+    needed = shop_product_facts_needed(shop=shop)
+    if needed != shop.uses_product_facts:
+        Shop.objects.filter(pk=shop.pk).update(uses_product_facts=needed)
+        shop.uses_product_facts = needed
 
 
 def campaign_save(*, shop: Shop, data: object, campaign: Campaign | None = None) -> Campaign:
@@ -364,9 +378,11 @@ def campaign_save(*, shop: Shop, data: object, campaign: Campaign | None = None)
         if not definition.get("id"):
             campaign.definition = {**definition, "id": str(campaign.pk)}
             campaign.save(update_fields=["definition"])
+        _product_facts_flag_refresh(shop)
     return campaign
 
 
 def campaign_delete(*, campaign: Campaign) -> None:
-    """Orders placed while it ran keep their copy of it."""
+    """Orders placed while it ran keep their copy of it (and their product facts: the
+    shop keeps looking them up while any order may still need them)."""
     campaign.delete()

@@ -25,6 +25,11 @@ class Shop(models.Model):
     access_scopes = models.CharField(max_length=1024, blank=True)
     installed_at = models.DateTimeField(null=True, blank=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
+    uses_product_facts = models.BooleanField(
+        default=False,
+        help_text="some program version or campaign matches product type, tag or collection "
+        "(kept by the earning services, so the award path needs no query to know)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -105,3 +105,42 @@ def test_an_excluded_line_earns_nothing_and_its_refund_takes_nothing(shop, post_
         refund_payload(refund_id=2, order_id=7003, lines=[(line_id_for(7003, 1), MUG, 1)]),
     )
     assert balance(shop, 63) == 24
+
+
+def test_the_shop_knows_when_its_rules_need_product_facts(shop):
+    from loyalty_app.earning.selectors import shop_uses_product_facts
+    from loyalty_app.earning.services import campaign_save
+    from loyalty_app.shops.models import Shop
+
+    # Given rules on SKU only: no lookup needed
+    program_update(shop=shop.shop, data=RULES, actor="test")
+    assert not shop_uses_product_facts(shop=Shop.objects.get(pk=shop.shop.pk))
+
+    # When a campaign on a collection is added, the shop needs product facts
+    campaign_save(
+        shop=shop.shop,
+        data={
+            "name": "3x sale",
+            "kind": "multiplier",
+            "multiplier": "3",
+            "starts_at": "2026-01-01T00:00:00+00:00",
+            "ends_at": "2026-02-01T00:00:00+00:00",
+            "applies_to": {"field": "collection", "value": "Sale"},
+        },
+    )
+    assert shop_uses_product_facts(shop=Shop.objects.get(pk=shop.shop.pk))
+
+
+def test_a_product_type_rule_makes_the_shop_look_up_product_facts(shop):
+    from loyalty_app.earning.selectors import shop_uses_product_facts
+    from loyalty_app.shops.models import Shop
+
+    program_update(
+        shop=shop.shop,
+        data={"line_rules": [{"field": "product_type", "value": "Coffee", "multiplier": 2}]},
+        actor="test",
+    )
+    # And a later version without it still needs them, for orders placed before
+    program_update(shop=shop.shop, data={}, actor="test")
+
+    assert shop_uses_product_facts(shop=Shop.objects.get(pk=shop.shop.pk))
