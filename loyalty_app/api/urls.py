@@ -1,11 +1,16 @@
 from django.urls import re_path
 
-from . import apis, program_apis
+from . import apis, member_event_apis, program_apis
 
 app_name = "api"
 
 # A trailing slash is optional on every route.
 urlpatterns = [
+    re_path(
+        r"^member-events/?$",
+        member_event_apis.MemberEventListApi.as_view(),
+        name="member-events",
+    ),
     re_path(r"^program/?$", program_apis.ProgramApi.as_view(), name="program"),
     re_path(r"^preview/?$", program_apis.PreviewApi.as_view(), name="preview"),
     re_path(r"^campaigns/?$", program_apis.CampaignListApi.as_view(), name="campaigns"),

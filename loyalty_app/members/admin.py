@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Member
+from .models import Member, MemberEvent
 
 
 @admin.register(Member)
@@ -19,3 +19,12 @@ class MemberAdmin(admin.ModelAdmin):
     list_select_related = ("shop",)
     # The balance moves only with ledger entries (adjust through the API).
     readonly_fields = ("shop", "external_id", "points_balance", "created_at", "updated_at")
+
+
+@admin.register(MemberEvent)
+class MemberEventAdmin(admin.ModelAdmin):
+    list_display = ("kind", "member", "shop", "created_at", "delivered_at")
+    list_filter = ("kind", "shop")
+    search_fields = ("member__external_id", "member__email", "key")
+    list_select_related = ("shop", "member")
+    readonly_fields = ("shop", "member", "kind", "key", "data", "created_at")

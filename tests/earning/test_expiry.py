@@ -198,3 +198,39 @@ def test_the_periodic_tasks_expire_every_shop_and_confirm_due_orders(shop, clock
     app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"earning.orders_confirm_due", "earning.points_expire_all"} <= scheduled
+
+
+def test_a_notification_system_reads_expiry_events_through_the_api_in_order(
+    shop, other_shop, clock, post_webhook, api
+):
+    # Given one reminder and one expiry recorded for a shopper
+    program_update(
+        shop=shop.shop,
+        data={"expiry": {"mode": "per_earning", "months": 1, "reminder_days": 7}},
+        actor="test",
+    )
+    clock.advance(minutes=1)
+    buy(post_webhook, clock, 9351, 87, BAG)
+    clock.advance(days=26)
+    shop_points_expire(shop=shop.shop)
+    clock.advance(days=10)
+    shop_points_expire(shop=shop.shop)
+
+    # When the notification system reads from the start
+    body = api.get("/api/v1/member-events").json()
+
+    # Then it gets the reminder, then the expiry, with the customer
+    kinds = [(e["kind"], e["customer_id"], e["data"]["points"]) for e in body["results"]]
+    assert kinds == [("points_expiring", "87", 100), ("points_expired", "87", 100)]
+    # And asking after the last id gives nothing new
+    again = api.get(f"/api/v1/member-events?after={body['last_id']}").json()
+    assert again["results"] == []
+    assert (
+        api.get("/api/v1/member-events?kind=points_expired").json()["results"][0]["data"]["points"]
+        == 100
+    )
+    assert api.get("/api/v1/member-events?after=-1").status_code == 400
+
+    # And another shop's token sees none of it
+    other = api.__class__(headers={"Authorization": f"Bearer {other_shop.api_token}"})
+    assert other.get("/api/v1/member-events").json()["results"] == []
