@@ -9,8 +9,11 @@ Actions
 Each action gives a fixed number of points, at most ``limit.count`` times per
 ``limit.period`` for one customer. Periods are calendar periods in the shop's time zone
 (``year`` = 1 January to 31 December, ``week`` starts on Monday); ``lifetime`` means
-ever. With ``per_target`` the count applies to each target separately (one follow per
-social network, one review per product). Built-in actions:
+ever. A period runs from local midnight to local midnight, so a day is 23 or 25 hours
+long when the clocks change (``ActionLimit.window`` gives its bounds in UTC). An event
+counts in the period of the moment it happened, not of when it was reported. With
+``per_target`` the count applies to each target separately (one follow per social
+network, one review per product); such an action needs a target. Built-in actions:
 
 - ``signup``: joining the program (once);
 - ``birthday``: awarded by a daily job on the member's birthday (once a year);
@@ -43,7 +46,7 @@ import calendar
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -87,7 +90,12 @@ class ActionLimit:
         _check_bool("per_target", self.per_target)
 
     def window(self, at: datetime, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
-        """The period that contains ``at`` (aware), as aware [start, end); lifetime: None."""
+        """The period that contains ``at`` (aware), as [start, end) in UTC; lifetime: None.
+
+        UTC because two datetimes sharing one ZoneInfo compare and subtract by wall clock
+        (a 23-hour day would look like 24). A midnight the clocks skip is read with the
+        offset before the change, which is the instant of the change: the day's start.
+        """
         local = at.astimezone(zone)
         day = local.date()
         if self.period == "lifetime":
@@ -109,7 +117,7 @@ class ActionLimit:
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone)
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,12 @@ class ActionRule:
     def label(self) -> str:
         return self.name or BUILTIN_ACTIONS.get(self.key, self.key.replace("_", " "))
 
+    def reason(self, target: str = "") -> str:
+        """What a ledger entry for this action says ("Wrote a product review (sku-1)")."""
+        text = self.name or BUILTIN_REASONS.get(self.key) or self.key.replace("_", " ")
+        text = text[:1].upper() + text[1:]
+        return f"{text} ({target})" if target else text
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -154,6 +168,15 @@ BUILTIN_ACTIONS: dict[str, str] = {
     "newsletter": "Sign up for the newsletter",
     "social_follow": "Follow us",
     "product_review": "Write a product review",
+}
+# Awarded by the app itself (on joining, on the birthday), never for a target.
+UNTARGETED_ACTIONS = frozenset({"signup", "birthday"})
+BUILTIN_REASONS: dict[str, str] = {
+    "signup": "Joined the program",
+    "birthday": "Happy birthday",
+    "newsletter": "Signed up for the newsletter",
+    "social_follow": "Followed us",
+    "product_review": "Wrote a product review",
 }
 BUILTIN_LIMITS: dict[str, ActionLimit] = {
     "signup": ActionLimit(1, "lifetime"),
@@ -241,6 +264,8 @@ def action_from_dict(data: object) -> ActionRule:
     key = data.get("key")
     if key is None:
         raise RulesError("key", "is required")
+    if not isinstance(key, str):  # before it is used to look up the built-in limits
+        raise RulesError("key", "must be text")
     if data.get("points") is None:
         raise RulesError("points", "is required")
     limit = (
@@ -248,11 +273,14 @@ def action_from_dict(data: object) -> ActionRule:
         if data.get("limit") is not None
         else BUILTIN_LIMITS.get(key, ActionLimit())
     )
+    if key in UNTARGETED_ACTIONS and limit.per_target:
+        raise RulesError("limit.per_target", f"'{key}' has no target")
+    name = data.get("name")
     return ActionRule(
         key=key,
         points=data["points"],
         limit=limit,
-        name=data.get("name") or "",
+        name="" if name is None else name,
         enabled=data.get("enabled", True),
     )
 
