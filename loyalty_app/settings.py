@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "loyalty_app.ledger",
     "loyalty_app.earning",
     "loyalty_app.actions",
+    "loyalty_app.imports",
     "loyalty_app.api",
     "loyalty_app.common",
     "shopify_bridge",

@@ -1,11 +1,19 @@
 from django.urls import re_path
 
+from loyalty_app.imports import apis as import_apis
+
 from . import apis, member_event_apis, program_apis
 
 app_name = "api"
 
 # A trailing slash is optional on every route.
 urlpatterns = [
+    re_path(r"^imports/?$", import_apis.ImportListApi.as_view(), name="imports"),
+    re_path(
+        r"^imports/(?P<job_id>[0-9]{1,18})/?$",
+        import_apis.ImportDetailApi.as_view(),
+        name="import",
+    ),
     re_path(
         r"^member-events/?$",
         member_event_apis.MemberEventListApi.as_view(),

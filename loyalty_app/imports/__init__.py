@@ -1,0 +1,1 @@
+"""Balances carried over from another loyalty program, imported from a CSV file."""

@@ -1,0 +1,373 @@
+"""The balance-import file: what a usable file is and what each line must hold.
+
+Pure functions, no database: the service feeds them the stored bytes.
+
+The format, as merchants get it from other loyalty apps' exports:
+
+- UTF-8 text (a byte-order mark is fine), at most ``MAX_BYTES`` and ``MAX_LINES`` data
+  lines. One record per physical line: a quoted value cannot span lines, so a stray
+  quote spoils only its own line, never the rest of the file.
+- A header row first (a spreadsheet's ``sep=;`` line before it is understood). The
+  delimiter is the header's: comma, semicolon or tab. Column names are matched
+  case-insensitively and ignoring spaces, dashes and underscores:
+  ``email`` (``email_address``, ``customer_email``), ``customer_id`` (``id``,
+  ``shopify_customer_id``), ``points`` (``balance``, ``points_balance``) and an optional
+  ``tier`` (``vip_tier``, ``tier_name``). Other columns are ignored and reported.
+- Each line names its customer by customer id (digits, or ``gid://shopify/Customer/N``)
+  or by email, or both, and gives a whole, non-negative number of points up to
+  ``MAX_POINTS``. A tier is at most ``MAX_TIER_LENGTH`` characters; when the file has a
+  tier column, a blank cell means "no tier".
+- A customer (same id, or same email ignoring case) may appear once: later lines for
+  them are rejected, because which of two balances is right is the merchant's call.
+- Blank lines are skipped and not counted.
+
+A file that breaks a file-level rule raises ``FileError`` naming ``file`` or
+``columns``; a bad line becomes a ``Rejection`` naming its column, and the rest of the
+file carries on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_LINES = 1_000_000
+MAX_POINTS = 1_000_000_000
+MAX_TIER_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+MAX_CUSTOMER_ID_DIGITS = 19  # Shopify's ids are 64-bit integers
+MAX_LINE_LENGTH = 10_000
+RAW_KEPT = 200  # characters of a rejected line kept in the report
+
+EMAIL, CUSTOMER_ID, POINTS, TIER = "email", "customer_id", "points", "tier"
+ALIASES = {
+    EMAIL: ("email", "emailaddress", "customeremail"),
+    CUSTOMER_ID: ("customerid", "id", "shopifycustomerid", "shopifyid"),
+    POINTS: ("points", "balance", "pointsbalance", "pointbalance"),
+    TIER: ("tier", "viptier", "tiername", "loyaltytier"),
+}
+_ROLE_OF = {alias: role for role, aliases in ALIASES.items() for alias in aliases}
+_DELIMITERS = (",", ";", "\t")
+_GID = re.compile(r"gid://shopify/Customer/(\d+)", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+_SIGNED_INT = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?\d*[.,]\d+")
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
+
+
+class FileError(Exception):
+    """The file as a whole cannot be imported. ``field`` is ``file`` or ``columns``;
+    ``too_large`` marks a size limit (HTTP 413 rather than 400)."""
+
+    def __init__(self, field: str, message: str, *, too_large: bool = False) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.too_large = too_large
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each known column is (0-based), the delimiter, and the header as given."""
+
+    delimiter: str
+    header: tuple[str, ...]
+    points: int
+    email: int | None = None
+    customer_id: int | None = None
+    tier: int | None = None
+    ignored: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            role: self.header[index]
+            for role, index in (
+                (CUSTOMER_ID, self.customer_id),
+                (EMAIL, self.email),
+                (POINTS, self.points),
+                (TIER, self.tier),
+            )
+            if index is not None
+        } | {"ignored": list(self.ignored)}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A valid line. ``tier`` is None when the file has no tier column (leave the
+    member's tier alone) and "" when its cell is blank (no tier)."""
+
+    line: int
+    customer_id: str
+    email: str
+    points: int
+    tier: str | None
+    raw: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    column: str
+    reason: str
+    raw: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "column": self.column, "reason": self.reason, "raw": self.raw}
+
+
+@dataclass(frozen=True)
+class ImportFile:
+    """A file that passed the file-level checks. ``lines`` are the physical lines after
+    the header; ``first_line`` is the file line number of ``lines[0]``."""
+
+    columns: Columns
+    lines: list[str] = field(repr=False)
+    first_line: int
+    data_lines: int
+    sha256: str
+
+
+def file_read(content: bytes) -> ImportFile:
+    """Check a file as a whole: size, encoding, header, line count. Raises FileError."""
+    if len(content) > MAX_BYTES:
+        raise FileError(
+            "file", f"is larger than {MAX_BYTES // (1024 * 1024)} MB; split it", too_large=True
+        )
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileError(
+            "file",
+            f"is not UTF-8 text (byte {exc.start} is not); export it as 'CSV UTF-8'",
+        ) from exc
+    lines = _split_lines(text)
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    if start == len(lines):
+        raise FileError("file", "is empty")
+    delimiter = None
+    if lines[start].strip().lower().startswith("sep=") and len(lines[start].strip()) == 5:
+        delimiter = lines[start].strip()[4]
+        start += 1
+        if start == len(lines):
+            raise FileError("file", "has no header row")
+    columns = _header_read(lines[start], delimiter)
+    body = lines[start + 1 :]
+    data_lines = sum(1 for line in body if not _blank(line, columns.delimiter))
+    if data_lines == 0:
+        raise FileError("file", "has a header but no lines")
+    if data_lines > MAX_LINES:
+        raise FileError("file", f"has more than {MAX_LINES:,} lines; split it", too_large=True)
+    return ImportFile(
+        columns=columns,
+        lines=body,
+        first_line=start + 2,
+        data_lines=data_lines,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+def _split_lines(text: str) -> list[str]:
+    """Physical lines: \\n, \\r\\n or (old spreadsheets) a lone \\r ends one. Not
+    ``str.splitlines``, which also breaks at form feeds and Unicode separators that
+    may sit inside a value."""
+    if "\n" not in text and "\r" in text:
+        return text.split("\r")
+    lines = text.split("\n")
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _blank(line: str, delimiter: str) -> bool:
+    return not line.replace(delimiter, "").strip()
+
+
+def _normalise(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _header_read(line: str, delimiter: str | None) -> Columns:
+    if delimiter is None:
+        counts = {d: line.count(d) for d in _DELIMITERS}
+        delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
+    try:
+        header = next(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise FileError("columns", f"the header row cannot be read ({exc})") from exc
+    header = [name.strip().lstrip("\ufeff") for name in header]
+    found: dict[str, int] = {}
+    ignored = []
+    for index, name in enumerate(header):
+        role = _ROLE_OF.get(_normalise(name))
+        if role is None:
+            if name:
+                ignored.append(name)
+            continue
+        if role in found:
+            raise FileError(
+                "columns",
+                f"'{header[found[role]]}' and '{name}' both give the {role}; keep one",
+            )
+        found[role] = index
+    shown = ", ".join(repr(name) for name in header if name)[:300] or "nothing"
+    if EMAIL not in found and CUSTOMER_ID not in found:
+        raise FileError(
+            "columns", f"needs an 'email' or a 'customer_id' column (the header has {shown})"
+        )
+    if POINTS not in found:
+        raise FileError(
+            "columns", f"needs a 'points' (or 'balance') column (the header has {shown})"
+        )
+    return Columns(
+        delimiter=delimiter,
+        header=tuple(header),
+        points=found[POINTS],
+        email=found.get(EMAIL),
+        customer_id=found.get(CUSTOMER_ID),
+        tier=found.get(TIER),
+        ignored=tuple(ignored),
+    )
+
+
+def file_rows(parsed: ImportFile) -> Iterator[Row | Rejection]:
+    """Every non-blank line in order, as a Row or a Rejection.
+
+    Deterministic for a given file, so a job that resumes reads the same results (a
+    later duplicate is rejected the same way each time).
+    """
+    columns = parsed.columns
+    seen_ids: dict[str, int] = {}
+    seen_emails: dict[str, int] = {}
+    for offset, line in enumerate(parsed.lines):
+        if _blank(line, columns.delimiter):
+            continue
+        number = parsed.first_line + offset
+        result = line_read(line, number, columns)
+        if isinstance(result, Row):
+            duplicate = _duplicate(result, line, seen_ids, seen_emails)
+            if duplicate is not None:
+                yield duplicate
+                continue
+            if result.customer_id:
+                seen_ids[result.customer_id] = number
+            if result.email:
+                seen_emails[result.email.lower()] = number
+        yield result
+
+
+def _duplicate(
+    row: Row, raw: str, seen_ids: dict[str, int], seen_emails: dict[str, int]
+) -> Rejection | None:
+    if row.customer_id and row.customer_id in seen_ids:
+        first = seen_ids[row.customer_id]
+        return _reject(
+            row.line, CUSTOMER_ID, f"customer {row.customer_id} is already on line {first}", raw
+        )
+    if row.email and row.email.lower() in seen_emails:
+        first = seen_emails[row.email.lower()]
+        return _reject(row.line, EMAIL, f"{row.email} is already on line {first}", raw)
+    return None
+
+
+def _reject(line: int, column: str, message: str, raw: str) -> Rejection:
+    return Rejection(line=line, column=column, reason=f"{column}: {message}", raw=raw[:RAW_KEPT])
+
+
+def line_read(line: str, number: int, columns: Columns) -> Row | Rejection:
+    """Validate one line. The first problem found is the reason, naming its column."""
+
+    def reject(column: str, message: str) -> Rejection:
+        return _reject(number, column, message, line)
+
+    if "\x00" in line:
+        return reject("line", "contains a NUL character")
+    if len(line) > MAX_LINE_LENGTH:
+        return reject("line", f"is longer than {MAX_LINE_LENGTH:,} characters")
+    try:
+        values = next(csv.reader([line], delimiter=columns.delimiter, strict=True))
+    except csv.Error as exc:
+        return reject("line", f"cannot be read as CSV ({exc}); check its quotes")
+    if len(values) > len(columns.header) and any(v.strip() for v in values[len(columns.header) :]):
+        return reject(
+            "line",
+            f"has {len(values)} values but the header has {len(columns.header)} columns "
+            "(an unquoted delimiter inside a value?)",
+        )
+
+    def cell(index: int | None) -> str:
+        return values[index].strip() if index is not None and index < len(values) else ""
+
+    customer_id = ""
+    raw_id = cell(columns.customer_id)
+    if raw_id:
+        gid = _GID.fullmatch(raw_id)
+        digits = gid.group(1) if gid else raw_id
+        if _SCIENTIFIC.fullmatch(raw_id):
+            return reject(
+                CUSTOMER_ID,
+                f"{raw_id} is a rounded number (a spreadsheet's scientific notation); "
+                "export the column as text",
+            )
+        if not _DIGITS.fullmatch(digits):
+            return reject(
+                CUSTOMER_ID,
+                f"{raw_id[:40]!r} is not a customer id (digits, or gid://shopify/Customer/N)",
+            )
+        if len(digits.lstrip("0")) > MAX_CUSTOMER_ID_DIGITS:
+            return reject(CUSTOMER_ID, f"{raw_id[:40]} is too long for a customer id")
+        customer_id = str(int(digits))
+        if customer_id == "0":
+            return reject(CUSTOMER_ID, "0 is not a customer id")
+
+    email = cell(columns.email)
+    if email:
+        if len(email) > MAX_EMAIL_LENGTH:
+            return reject(EMAIL, f"longer than {MAX_EMAIL_LENGTH} characters")
+        try:
+            validate_email(email)
+        except ValidationError:
+            return reject(EMAIL, f"{email[:60]!r} is not a valid email address")
+
+    if not customer_id and not email:
+        which = " or ".join(
+            name
+            for name, index in ((CUSTOMER_ID, columns.customer_id), (EMAIL, columns.email))
+            if index is not None
+        )
+        column = CUSTOMER_ID if columns.customer_id is not None else EMAIL
+        return reject(column, f"missing: each line needs a {which}")
+
+    raw_points = cell(columns.points)
+    if not raw_points:
+        return reject(POINTS, "missing")
+    if not _SIGNED_INT.fullmatch(raw_points):
+        if _DECIMAL.fullmatch(raw_points) or _SCIENTIFIC.fullmatch(raw_points):
+            return reject(POINTS, f"must be a whole number (got {raw_points[:40]})")
+        return reject(POINTS, f"must be a whole number (got {raw_points[:40]!r})")
+    if raw_points.startswith("-") and raw_points.strip("-0"):
+        return reject(POINTS, f"must not be negative (got {raw_points[:40]})")
+    digits = raw_points.lstrip("+-").lstrip("0")
+    if len(digits) > len(str(MAX_POINTS)) or int(digits or "0") > MAX_POINTS:
+        return reject(POINTS, f"at most {MAX_POINTS:,} (got {raw_points[:40]})")
+    points = int(digits or "0")
+
+    tier: str | None = None
+    if columns.tier is not None:
+        tier = cell(columns.tier)
+        if len(tier) > MAX_TIER_LENGTH:
+            return reject(TIER, f"longer than {MAX_TIER_LENGTH} characters")
+    return Row(
+        line=number,
+        customer_id=customer_id,
+        email=email,
+        points=points,
+        tier=tier,
+        raw=line[:RAW_KEPT],
+    )
