@@ -38,17 +38,18 @@ def action_event_get(*, shop: Shop, event_key: str) -> ActionEvent | None:
 
 
 def action_events_awarded(
-    *, member: Member, rule: ActionRule, at: datetime, zone: ZoneInfo, target: str = ""
+    *, member: Member, rule: ActionRule, at: datetime, zone: ZoneInfo, target: str | None
 ) -> QuerySet[ActionEvent]:
     """The member's awarded events of this action in the limit's period around ``at`` (of
-    this target when the limit is per target): what the limit counts."""
+    this target when the limit is per target; None: of every target): what the limit
+    counts."""
     events = ActionEvent.objects.filter(
         member=member, action=rule.key, status=ActionEvent.Status.AWARDED
     )
     start, end = rule.limit.window(at, zone)
     if start is not None and end is not None:
         events = events.filter(occurred_at__gte=start, occurred_at__lt=end)
-    if rule.limit.per_target:
+    if rule.limit.per_target and target is not None:
         events = events.filter(target=target)
     return events
 
@@ -80,7 +81,7 @@ def action_usage(
     limit = rule.limit
     start, end = limit.window(at, zone)
     if limit.per_target and target is None:
-        events = action_events_awarded(member=member, rule=rule, at=at, zone=zone)
+        events = action_events_awarded(member=member, rule=rule, at=at, zone=zone, target=None)
         per_target = (
             events.values("target")
             .annotate(n=Count("id"))

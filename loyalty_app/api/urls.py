@@ -2,7 +2,7 @@ from django.urls import re_path
 
 from loyalty_app.imports import apis as import_apis
 
-from . import apis, member_event_apis, program_apis
+from . import action_apis, apis, member_event_apis, program_apis
 
 app_name = "api"
 
@@ -41,5 +41,16 @@ urlpatterns = [
         r"^customers/(?P<customer_id>[^/]+)/adjustments/?$",
         apis.CustomerAdjustmentApi.as_view(),
         name="customer-adjustments",
+    ),
+    re_path(r"^events/?$", action_apis.EventCreateApi.as_view(), name="events"),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/actions/?$",
+        action_apis.CustomerActionsApi.as_view(),
+        name="customer-actions",
+    ),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/birthday/?$",
+        action_apis.CustomerBirthdayApi.as_view(),
+        name="customer-birthday",
     ),
 ]
