@@ -65,6 +65,24 @@ SHOPIFY_API_KEY = env_secret("SHOPIFY_API_KEY")
 SHOPIFY_API_SECRET = env_secret("SHOPIFY_API_SECRET")
 SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2025-10")
 
+# The dev-store simulator (shopify_bridge/devstore): a stand-in for Shopify's Admin API that
+# the demo, the tests and the benchmarks reach over real HTTP. Never needed in production.
+DEVSTORE_ENABLED = env_bool("DEVSTORE_ENABLED", DEBUG)
+# Where the Admin API lives, "{shop}" standing for the shop's domain. Empty: Shopify itself
+# (https://<shop>). With the simulator on, the local one by default.
+SHOPIFY_ADMIN_API_ORIGIN = os.environ.get(
+    "SHOPIFY_ADMIN_API_ORIGIN", "http://127.0.0.1:8000/devstore/{shop}" if DEVSTORE_ENABLED else ""
+).strip()
+if SHOPIFY_ADMIN_API_ORIGIN and not SHOPIFY_ADMIN_API_ORIGIN.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"SHOPIFY_ADMIN_API_ORIGIN must start with http:// or https://, got {SHOPIFY_ADMIN_API_ORIGIN!r}"
+    )
+# The library's HTTP call has no timeout of its own; a stalled Shopify must not hold a worker.
+SHOPIFY_ADMIN_API_TIMEOUT_SECONDS = env_int("SHOPIFY_ADMIN_API_TIMEOUT_SECONDS", 10)
+# How long product facts (type, tags, collections) read from the Admin API are trusted;
+# products/update webhooks refresh them sooner.
+PRODUCT_FACTS_TTL_SECONDS = env_int("PRODUCT_FACTS_TTL_SECONDS", 24 * 3600)
+
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
 if DEBUG and not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]

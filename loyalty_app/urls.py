@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
@@ -11,3 +12,7 @@ urlpatterns = [
     path("shopify/", include("shopify_bridge.urls")),
     path("health", health, name="health"),
 ]
+
+if settings.DEVSTORE_ENABLED:
+    # The dev-store simulator (Shopify's side, for the demo, tests and benches).
+    urlpatterns.append(path("devstore/", include("shopify_bridge.devstore.urls")))
