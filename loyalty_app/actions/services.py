@@ -20,12 +20,13 @@ review and the merchant's own actions. The catalogue and the limits' periods are
 - **Targets** are trimmed and lower-cased ("Instagram " and "instagram" are one network);
   an action whose limit is per target needs one.
 - **Sign-up** (joining the program) is awarded when a shopper joins with just an email
-  through ``POST /api/v1/events``, and when the platform reports that a shopper created
-  an account in the shop (``signup_on_account_created``), once per customer id.
-- **Birthday** is awarded only by the birthday job (``birthdays_award``), once per
-  member and year (key ``birthday:<member>:<year>``). Changing the birthday does not earn
-  it twice: the year's key is taken, and the yearly limit counts the year's awarded
-  birthday events whatever the date they fell on.
+  through ``POST /api/v1/events`` (``action_report``), and when the platform reports
+  that a shopper created an account in the shop (``signup_on_account_created``, once
+  per customer id). Both are one member's one sign-up: the second is ``limit_reached``.
+- **Birthday** is awarded only by the birthday job (``birthdays_award``), never through
+  the API, once per member and year (key ``birthday:<member>:<year>``). Changing the
+  birthday does not earn it twice: the year's key is taken, and the yearly limit counts
+  the year's awarded birthday events whatever the date they fell on.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from loyalty_app.earning.selectors import program_config, program_current
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.models import Member
+from loyalty_app.members.selectors import member_get
+from loyalty_app.members.services import member_join_by_email
 from loyalty_app.shops.models import Shop
 
 from .selectors import action_event_get, action_events_awarded, shop_zone
@@ -135,19 +138,8 @@ def action_record(
     if existing is not None:
         return _replay(existing, member=member, action=action, target=target, at=occurred_at)
 
-    moment = clock.now()
-    when = occurred_at or moment
-    if when.tzinfo is None:
-        raise ActionInvalid("occurred_at", "must carry a time zone")
-    if when > moment + FUTURE_LEEWAY:
-        raise ActionInvalid("occurred_at", "must not be in the future")
-    if when < moment - MAX_AGE:
-        raise ActionInvalid("occurred_at", f"must be within the last {MAX_AGE.days} days")
-    rule = action_rule_in_force(shop=shop, key=action)
-    if rule.limit.per_target and not target:
-        raise ActionInvalid(
-            "target", "is required: this action is limited per target (a network, a product)"
-        )
+    when = _occurred_at_checked(occurred_at)
+    rule = _rule_checked(shop=shop, action=action, target=target)
 
     with transaction.atomic():
         # The member's row lock serialises every award of every action for this member:
@@ -192,6 +184,27 @@ def action_record(
     return ActionWrite(event=event, created=True)
 
 
+def _occurred_at_checked(occurred_at: datetime | None) -> datetime:
+    moment = clock.now()
+    when = occurred_at or moment
+    if when.tzinfo is None:
+        raise ActionInvalid("occurred_at", "must carry a time zone")
+    if when > moment + FUTURE_LEEWAY:
+        raise ActionInvalid("occurred_at", "must not be in the future")
+    if when < moment - MAX_AGE:
+        raise ActionInvalid("occurred_at", f"must be within the last {MAX_AGE.days} days")
+    return when
+
+
+def _rule_checked(*, shop: Shop, action: str, target: str) -> ActionRule:
+    rule = action_rule_in_force(shop=shop, key=action)
+    if rule.limit.per_target and not target:
+        raise ActionInvalid(
+            "target", "is required: this action is limited per target (a network, a product)"
+        )
+    return rule
+
+
 def _replay(
     first: ActionEvent, *, member: Member, action: str, target: str, at: datetime | None
 ) -> ActionWrite:
@@ -203,6 +216,69 @@ def _replay(
     ):
         raise ActionEventConflict(first)
     return ActionWrite(event=first, created=False)
+
+
+class MemberNotFound(LookupError):
+    """No member of this shop has the given customer id."""
+
+
+def action_report(
+    *,
+    shop: Shop,
+    action: str,
+    event_key: str,
+    customer_id: str = "",
+    email: str = "",
+    occurred_at: datetime | None = None,
+    target: str = "",
+    source: str = "",
+) -> ActionWrite:
+    """An action reported from outside (``POST /api/v1/events``) for a customer id or an
+    email. An email nobody has yet joins the program: an email-only member is created,
+    but only for a report that is valid, in the transaction that records it, so a refused
+    report creates nobody. Birthdays cannot be reported: the birthday job awards them.
+
+    Raises ``ActionInvalid``, ``ActionEventConflict`` or ``MemberNotFound``.
+    """
+    if bool(customer_id) == bool(email):
+        raise ValueError("exactly one of customer_id and email is required")
+    target = action_target_clean(target)
+    first = action_event_get(shop=shop, event_key=event_key)
+    if first is not None:
+        # A replay is answered even if the action was disabled since; never creates anyone.
+        if email and first.member.email.strip().lower() != email.strip().lower():
+            raise ActionEventConflict(first)
+        member = first.member if email else _member_by_customer_id(shop, customer_id)
+        return _replay(first, member=member, action=action, target=target, at=occurred_at)
+    if action == BIRTHDAY:
+        raise ActionInvalid(
+            "action",
+            "birthday is awarded by the daily birthday job; set the customer's birthday "
+            "with PUT /api/v1/customers/<id>/birthday",
+        )
+    _rule_checked(shop=shop, action=action, target=target)
+    _occurred_at_checked(occurred_at)
+    with transaction.atomic():
+        if customer_id:
+            member = _member_by_customer_id(shop, customer_id)
+        else:
+            member, _created = member_join_by_email(shop=shop, email=email)
+        return action_record(
+            shop=shop,
+            member=member,
+            action=action,
+            event_key=event_key,
+            occurred_at=occurred_at,
+            target=target,
+            source=source,
+        )
+
+
+def _member_by_customer_id(shop: Shop, customer_id: str) -> Member:
+    member = member_get(shop=shop, external_id=customer_id)
+    if member is None:
+        raise MemberNotFound(customer_id)
+    return member
 
 
 # --- sign-up ------------------------------------------------------------------------

@@ -20,12 +20,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_app.actions import selectors, services
-from loyalty_app.actions.services import ActionEventConflict, ActionInvalid
+from loyalty_app.actions.services import ActionEventConflict, ActionInvalid, MemberNotFound
 from loyalty_app.common import time as clock
 from loyalty_app.earning.models import ActionEvent
 from loyalty_app.members.models import Member
-from loyalty_app.members.selectors import member_get
-from loyalty_app.members.services import member_birthday_set, member_join_by_email
+from loyalty_app.members.services import member_birthday_set
 from loyalty_app.shops.models import Shop
 
 from .apis import _member_or_404
@@ -36,10 +35,6 @@ from .errors import Conflict
 EVENT_KEY_PREFIX = "api:"
 MAX_EVENT_ID_LENGTH = 150
 MAX_DATA_BYTES = 2048
-
-
-def _invalid(exc: ActionInvalid) -> serializers.ValidationError:
-    return serializers.ValidationError({exc.field: [exc.message]})
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -130,48 +125,30 @@ class EventCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         event_id = self._event_id(request, values.get("event_id"))
-        event_key = f"{EVENT_KEY_PREFIX}{event_id}"
         occurred_at = self._occurred_at(shop, values.get("occurred_at"))
-        action = values["action"]
-
-        # A replay is answered before the action is checked: it may have been disabled
-        # since, and a retry must still get the first answer.
-        first = selectors.action_event_get(shop=shop, event_key=event_key)
-        if first is None:
-            if action == services.BIRTHDAY:
-                raise serializers.ValidationError(
-                    {
-                        "action": [
-                            "birthday is awarded by the daily birthday job; set the "
-                            "customer's birthday with PUT /api/v1/customers/<id>/birthday"
-                        ]
-                    }
-                )
-            try:
-                services.action_rule_in_force(shop=shop, key=action)
-            except ActionInvalid as exc:
-                raise _invalid(exc) from exc
-        member = self._member(shop, values, first)
         try:
-            write = services.action_record(
+            write = services.action_report(
                 shop=shop,
-                member=member,
-                action=action,
-                event_key=event_key,
+                action=values["action"],
+                event_key=f"{EVENT_KEY_PREFIX}{event_id}",
+                customer_id=values.get("customer_id", ""),
+                email=values.get("email", ""),
                 occurred_at=occurred_at,
                 target=values["target"],
                 source=str(request.user),
             )
         except ActionInvalid as exc:
-            raise _invalid(exc) from exc
+            raise serializers.ValidationError({exc.field: [exc.message]}) from exc
+        except MemberNotFound as exc:
+            raise NotFound("no such customer in this shop") from exc
         except ActionEventConflict as exc:
             raise Conflict(
                 "event_id was already used for a different event "
-                f"(action {exc.event.action!r}, another customer or target)"
+                f"(action {exc.event.action!r}, another customer, target or time)"
             ) from exc
         event = write.event
         body = self.OutputSerializer(
-            self._body(shop, event, member, event_id, replayed=not write.created)
+            self._body(shop, event, event.member, event_id, replayed=not write.created)
         ).data
         created = write.created and event.status == ActionEvent.Status.AWARDED
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -213,24 +190,6 @@ class EventCreateApi(APIView):
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=selectors.shop_zone(shop), fold=0)
         return parsed.astimezone(UTC)
-
-    @staticmethod
-    def _member(shop: Shop, values: dict[str, Any], first: ActionEvent | None) -> Member:
-        customer_id = values.get("customer_id")
-        if customer_id:
-            member = member_get(shop=shop, external_id=customer_id)
-            if member is None:
-                raise NotFound("no such customer in this shop")
-            return member
-        email: str = values["email"]
-        if first is not None:
-            # A replay: never create a member for a key that is already taken.
-            if first.member.email.strip().lower() != email.strip().lower():
-                raise Conflict("event_id was already used for a different event (another customer)")
-            return first.member
-        # Joining with just an email: the member is created if there is none.
-        member, _created = member_join_by_email(shop=shop, email=email)
-        return member
 
     @staticmethod
     def _body(

@@ -319,6 +319,27 @@ def test_an_order_with_the_email_lands_on_the_member_who_signed_up_by_email(
     assert api.get("/api/v1/customers/777").json()["points_balance"] == 130
 
 
+def test_a_refused_report_for_a_new_email_creates_nobody(api, program):
+    # A review needs a target: the report is refused before anyone joins
+    response = post_event(
+        api, {"action": "product_review", "email": "new@example.com", "event_id": "k"}
+    )
+
+    assert response.status_code == 400
+    assert not Member.objects.exists()
+
+
+def test_replaying_a_signup_by_email_finds_the_member_it_created(api, program):
+    body = {"action": "signup", "email": "grace@example.com", "event_id": "form-77"}
+    first = post_event(api, body)
+
+    replay = post_event(api, {**body, "email": "GRACE@example.com"})
+
+    assert replay.status_code == 200
+    assert replay.json()["id"] == first.json()["id"]
+    assert Member.objects.count() == 1
+
+
 def test_an_email_of_a_known_customer_reports_for_that_customer(api, ada):
     response = post_event(
         api, {"action": "newsletter", "email": "ADA@example.com", "event_id": "k"}
