@@ -173,3 +173,11 @@ def test_a_bad_birthday_is_refused_with_the_field_named(api, ada, body, field):
 
 def test_a_birthday_for_an_unknown_customer_is_404(api, ada):
     assert put_birthday(api, "999", {"month": 5, "day": 17}).status_code == 404
+
+
+def test_the_openapi_schema_lists_the_action_endpoints(client, db):
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+
+    assert list(paths["/api/v1/events/"]) == ["post"]
+    assert list(paths["/api/v1/customers/{customer_id}/actions/"]) == ["get"]
+    assert list(paths["/api/v1/customers/{customer_id}/birthday/"]) == ["put"]
