@@ -23,7 +23,8 @@ keep the first; the later one is rejected.
 
 How it is written: ``BATCH_SIZE`` lines per transaction, which
 
-1. locks the job row (two runs of one job take turns and never count a line twice),
+1. takes the shop's import lock (imports of one shop take turns, batch by batch) and
+   locks the job row (two runs of one job never count a line twice),
 2. creates the missing members (inserts sorted, conflicts ignored),
 3. locks the batch's member rows in primary-key order, then reads what earlier imports
    gave them: an order award or adjustment locks its member row too (one member, after
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce, Lower
 
@@ -233,6 +234,8 @@ class _Counts:
 def _batch_run(*, job: ImportJob, items: list[Row | Rejection], seen: dict[int, int]) -> None:
     shop = job.shop
     with transaction.atomic():
+        if not job.dry_run:
+            _shop_imports_lock(shop)
         cursor, rejected_so_far = (
             ImportJob.objects.select_for_update()
             .values_list("cursor_line", "rejected")
@@ -281,6 +284,22 @@ def _batch_run(*, job: ImportJob, items: list[Row | Rejection], seen: dict[int, 
         ImportJob.objects.filter(pk=job.pk).update(**update)
 
 
+def _shop_imports_lock(shop: Shop) -> None:
+    """One import batch at a time per shop, until the transaction ends.
+
+    Two uploads of one file at once (a double click, a retry without an Idempotency-Key)
+    then take turns batch by batch: the second finds the first's members and entries,
+    so each member is created and imported once, and each job's counts say truly which
+    of them did it. Order awards do not take this lock. SQLite has one writer anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"loyalty_app.imports:shop:{shop.pk}"],
+            )
+
+
 def _same_member(row: Row, first_line: int) -> Rejection:
     column = CUSTOMER_ID if row.customer_id else EMAIL
     who = row.customer_id or row.email
@@ -300,8 +319,11 @@ def _batch_apply(
     if not accepted:
         return counts
     pks = sorted({pk for _, pk in accepted if pk is not None})
-    # Lock order: the job row, then members by ascending pk (PostgreSQL locks the rows
-    # in the ORDER BY's order), so two batches never wait on each other in a cycle.
+    # Lock order: the shop's import lock, the job row, then members by ascending pk
+    # (PostgreSQL locks the rows in the ORDER BY's order). An order award locks its order
+    # row, then its member's: it waits for this batch or this batch waits for it, never
+    # both. (An order moved to another customer locks two members; should that ever
+    # close a cycle with a batch, PostgreSQL aborts one side and the task retries.)
     locked = {
         member.pk: member
         for member in Member.objects.select_for_update()
