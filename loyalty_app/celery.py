@@ -40,6 +40,13 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("earning.points_expire_all"),
         name="expire points",
     )
+    # Award birthdays (idempotent: one award per member and year); hourly, so each
+    # shop's local midnight is soon followed by a run whatever its time zone.
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("actions.birthdays_award_all"),
+        name="award birthdays",
+    )
 
 
 @task_prerun.connect

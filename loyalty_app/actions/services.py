@@ -35,6 +35,7 @@ import calendar
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, OuterRef, Q, Value
@@ -122,6 +123,7 @@ def action_record(
     occurred_at: datetime | None = None,
     target: str = "",
     source: str = "",
+    data: dict[str, Any] | None = None,
 ) -> ActionWrite:
     """Record that ``member`` did ``action`` and award its points unless its limit is
     reached (rules in the module docstring).
@@ -159,6 +161,7 @@ def action_record(
             points=rule.points if awarded else 0,
             status=ActionEvent.Status.AWARDED if awarded else ActionEvent.Status.LIMIT_REACHED,
             source=source[:200],
+            data=data or {},
         )
         try:
             with transaction.atomic():
@@ -232,6 +235,7 @@ def action_report(
     occurred_at: datetime | None = None,
     target: str = "",
     source: str = "",
+    data: dict[str, Any] | None = None,
 ) -> ActionWrite:
     """An action reported from outside (``POST /api/v1/events``) for a customer id or an
     email. An email nobody has yet joins the program: an email-only member is created,
@@ -271,6 +275,7 @@ def action_report(
             occurred_at=occurred_at,
             target=target,
             source=source,
+            data=data,
         )
 
 

@@ -136,6 +136,7 @@ class EventCreateApi(APIView):
                 occurred_at=occurred_at,
                 target=values["target"],
                 source=str(request.user),
+                data=values.get("data") or {},
             )
         except ActionInvalid as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}) from exc

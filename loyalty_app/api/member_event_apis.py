@@ -3,7 +3,7 @@ notification system: read in id order from the last id handled."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ class MemberEventListApi(APIView):
         kind = serializers.CharField(max_length=64, required=False)
         limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
 
+    @extend_schema_serializer(component_name="MemberEvent")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         kind = serializers.CharField()

@@ -179,6 +179,9 @@ class ActionEvent(models.Model):
     points = models.BigIntegerField(default=0)
     status = models.CharField(max_length=32, choices=Status.choices)
     source = models.CharField(max_length=200, blank=True, help_text="who reported it")
+    data = models.JSONField(
+        default=dict, blank=True, help_text="what the reporter said about it (small object)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

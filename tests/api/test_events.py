@@ -383,3 +383,19 @@ def test_an_event_id_cannot_take_the_key_of_an_award_the_app_makes(api, ada):
     )
 
     assert ActionEvent.objects.get().event_key == "api:signup:customer:501"
+
+
+def test_what_the_reporter_says_about_the_event_is_kept_with_it(api, ada):
+    response = post_event(
+        api,
+        {
+            "action": "store_event",
+            "customer_id": "501",
+            "event_id": "ev-data-1",
+            "data": {"venue": "Lyon", "ticket": 17},
+        },
+    )
+
+    assert response.status_code == 201
+    event = ActionEvent.objects.get(event_key="api:ev-data-1")
+    assert event.data == {"venue": "Lyon", "ticket": 17}

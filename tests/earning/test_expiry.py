@@ -197,7 +197,11 @@ def test_the_periodic_tasks_expire_every_shop_and_confirm_due_orders(shop, clock
     # And beat knows both jobs
     app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert {"earning.orders_confirm_due", "earning.points_expire_all"} <= scheduled
+    assert {
+        "earning.orders_confirm_due",
+        "earning.points_expire_all",
+        "actions.birthdays_award_all",
+    } <= scheduled
 
 
 def test_a_notification_system_reads_expiry_events_through_the_api_in_order(
