@@ -14,14 +14,20 @@ from django.db.models import F, Q
 from loyalty_app.common.time import now
 from loyalty_app.shops.models import Shop
 
-from .handlers import webhook_handle
+from .admin_api import AdminApiTransientError
+from .handlers import webhook_apply, webhook_prepare
 from .models import WebhookEvent
 from .translate import PayloadError
 
 logger = logging.getLogger(__name__)
 
-# Errors that a later attempt can get past: the database or broker was briefly away.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+# Errors that a later attempt can get past: the database or broker was briefly away, or
+# the shop's Admin API (product facts) failed, timed out or throttled us.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    AdminApiTransientError,
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,14 @@ def _claim(event_id: int) -> bool:
     )
 
 
-def _fail(event: WebhookEvent, error: BaseException, *, retry: bool) -> None:
-    retry = retry and event.attempts < settings.WEBHOOK_MAX_ATTEMPTS
+def _fail(
+    event: WebhookEvent, error: BaseException, *, retry: bool, transient: bool = False
+) -> None:
+    """Record a failed attempt. A transient error (the database, the broker or the shop's
+    Admin API away for a while) is always tried again, with a backoff capped at an hour:
+    giving up would lose an order whose only fault is an outage. Any other error is tried
+    up to WEBHOOK_MAX_ATTEMPTS times, then left for an operator (``replay``)."""
+    retry = retry and (transient or event.attempts < settings.WEBHOOK_MAX_ATTEMPTS)
     WebhookEvent.objects.filter(pk=event.pk).update(
         status=WebhookEvent.Status.FAILED,
         last_error=f"{type(error).__name__}: {error}"[:2000],
@@ -122,7 +134,11 @@ def webhook_event_process(*, event_id: int) -> str:
     """Process a stored event: claim it, apply it to the engine, record the outcome.
 
     Returns "done", "ignored" (stored only), "skipped" (not claimable) or "failed".
-    Raises the transient error after recording it, so the task can retry.
+    Raises the transient error after recording it, so the task can retry; the event stays
+    due for the sweeper too (``failed`` with a ``next_attempt_at``), so nothing is lost.
+
+    The payload is prepared first, outside any transaction: a handler may need the shop's
+    Admin API (product facts), and no row lock or open transaction waits on Shopify.
     """
     if not _claim(event_id):
         return "skipped"
@@ -135,10 +151,10 @@ def webhook_event_process(*, event_id: int) -> str:
         "event": event.pk,
     }
     try:
+        prepared = webhook_prepare(shop=event.shop, topic=event.topic, payload=event.payload)
         with transaction.atomic():
-            acted = webhook_handle(
-                shop=event.shop, topic=event.topic, payload=event.payload, actor=actor
-            )
+            if prepared is not None:
+                webhook_apply(shop=event.shop, prepared=prepared, actor=actor)
             WebhookEvent.objects.filter(pk=event.pk).update(
                 status=WebhookEvent.Status.DONE,
                 processed_at=now(),
@@ -159,7 +175,7 @@ def webhook_event_process(*, event_id: int) -> str:
         logger.warning(
             "webhook event %s hit a transient error, will retry: %s", event.pk, exc, extra=context
         )
-        _fail(event, exc, retry=True)
+        _fail(event, exc, retry=True, transient=True)
         raise
     except Exception as exc:
         # Not transient (a bug, a constraint): a fix is needed. Record it, keep retrying
@@ -167,7 +183,7 @@ def webhook_event_process(*, event_id: int) -> str:
         logger.exception("webhook event %s (%s) failed", event.pk, event.webhook_id, extra=context)
         _fail(event, exc, retry=True)
         return "failed"
-    return "done" if acted else "ignored"
+    return "done" if prepared is not None else "ignored"
 
 
 def broker_queue_length() -> int | None:

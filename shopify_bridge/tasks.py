@@ -6,12 +6,13 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from . import services
+from .admin_api import AdminApiTransientError
 
 
 @shared_task(
     name="shopify_bridge.webhook_event_process",
     acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
+    autoretry_for=(OperationalError, InterfaceError, AdminApiTransientError),
     retry_backoff=2,
     retry_backoff_max=300,
     retry_jitter=True,

@@ -7,6 +7,7 @@ order was paid in another one. Points are always computed on shop money.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -223,4 +224,44 @@ def purchase_from_payload(payload: Any) -> Purchase:
         shipping=_shop_money(data, "total_shipping_price", "total_shipping_price"),
         tax=_shop_money(data, "total_tax", "total_tax"),
         refunds=refunds,
+    )
+
+
+@dataclass(frozen=True)
+class ProductChange:
+    """A products/update or products/delete webhook, as far as product facts go.
+
+    Shopify's REST product carries ``product_type`` and ``tags`` (one comma-separated
+    string) but not its collections.
+    """
+
+    product_id: str
+    product_type: str = ""
+    tags: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+
+def tags_from_text(value: Any) -> tuple[str, ...]:
+    """Shopify's REST ``tags`` ("organic, fair trade") as a tuple, order kept, blanks dropped."""
+    if isinstance(value, list):
+        parts = [str(tag) for tag in value]
+    elif isinstance(value, str):
+        parts = value.split(",")
+    else:
+        return ()
+    seen: dict[str, None] = {}
+    for part in parts:
+        tag = part.strip()[:255]
+        if tag:
+            seen.setdefault(tag, None)
+    return tuple(seen)
+
+
+def product_change_from_payload(payload: Any) -> ProductChange:
+    data = _obj(payload, "product")
+    return ProductChange(
+        product_id=_id(data.get("id"), "id"),
+        product_type=_text(data.get("product_type")),
+        tags=tags_from_text(data.get("tags")),
+        updated_at=_time(data.get("updated_at"), "updated_at"),
     )

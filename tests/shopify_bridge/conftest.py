@@ -14,7 +14,7 @@ from django.test import Client
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import Program
 from loyalty_app.shops.models import Shop
-from shopify_bridge.devstore.models import DevStore
+from shopify_bridge.devstore.models import DevStore, DevStoreProduct
 from shopify_bridge.devstore.services import (
     devstore_fail,
     devstore_install,
@@ -78,6 +78,9 @@ class Simulator:
 
     def products(self, shop: Shop, products: list[dict[str, Any]]) -> None:
         devstore_products_put(domain=shop.domain, products=products)
+
+    def delete(self, shop: Shop, product_id: int) -> None:
+        DevStoreProduct.objects.filter(store__domain=shop.domain, product_id=product_id).delete()
 
     def fail(self, shop: Shop, mode: str, count: int = 1000, slow_ms: int = 0) -> None:
         devstore_fail(domain=shop.domain, mode=mode, count=count, slow_ms=slow_ms)

@@ -67,7 +67,7 @@ def test_a_wrong_token_is_an_auth_error_that_is_not_retried(shop, simulator):
     # given a shop whose stored token the store no longer accepts
     simulator.install(shop.shop)
     shop.shop.access_token = "shpat_revoked"
-    shop.shop.save()
+    shop.shop.save(update_fields=["access_token_encrypted"])
 
     # when the app calls, then it is a permanent (auth) error carrying Shopify's words
     with pytest.raises(AdminApiAuthError) as caught:

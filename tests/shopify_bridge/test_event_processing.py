@@ -66,7 +66,10 @@ def broken_orders(monkeypatch):
     class Broken:
         def __init__(self) -> None:
             self.error: BaseException = RuntimeError("boom")
-            monkeypatch.setitem(handlers.HANDLERS, "orders/create", self.raise_)
+            real = handlers.HANDLERS["orders/create"]
+            monkeypatch.setitem(
+                handlers.HANDLERS, "orders/create", handlers.Handler(real.prepare, self.raise_)
+            )
 
         def raise_(self, *args: Any) -> None:
             raise self.error
@@ -157,7 +160,7 @@ def test_the_task_function_processes_an_event(shop):
 
 
 def test_an_event_for_a_topic_the_engine_does_not_act_on_is_stored_and_done(shop):
-    event = receive(shop, topic="products/update", payload={"id": 632910392, "title": "Kettle"})
+    event = receive(shop, topic="collections/update", payload={"id": 841564295, "title": "IPods"})
 
     outcome = process(event)
 
