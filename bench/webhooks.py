@@ -3,12 +3,21 @@ Celery workers -> the PostgreSQL ledger, on the real stack (see ``bench/stack.py
 
     DEBUG=true .venv/bin/python bench/webhooks.py --orders 20000
     DEBUG=true .venv/bin/python bench/webhooks.py --smoke
+    DEBUG=true .venv/bin/python bench/webhooks.py --orders 5000 --rules [--facts warm]
 
 It prints the accepted webhooks per second and the answer's latency (client side), the
 lag from acceptance to points in the ledger and the award pipeline's throughput (both
 from the database's own timestamps), where the CPU went, and correctness checks: every
 order has exactly its expected points, none lost, none doubled, no 5xx. The last line is
 one JSON object with every figure. The exit status is 1 if any check failed.
+
+With ``--rules`` the shop runs 20 line rules (product type, tag, collection, vendor, SKU,
+product id) and 3 campaigns, saved through the merchant API; the orders' lines name
+catalogue products by id only, so the workers read product types, tags and collections
+from the dev-store simulator's Admin API (served by the same gunicorn) and cache them. Each
+order's expected points come from the pure calculation (``order_breakdown``) over the
+catalogue's facts. ``--facts cold`` starts with an empty cache; ``--facts warm`` reads every
+product into it before the clock starts.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,8 +47,23 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.stack import Stack, StackConfig  # noqa: E402
+from loyalty_app.earning.policies import program_from_dict  # noqa: E402
+from loyalty_app.earning.rules import (  # noqa: E402
+    Campaign,
+    EarnRules,
+    OrderContext,
+    RuleLine,
+    campaign_from_dict,
+    order_breakdown,
+)
+from shopify_bridge.devstore.catalog import CatalogProduct, catalog, catalog_lines  # noqa: E402
 from shopify_bridge.devstore.client import webhook_headers  # noqa: E402
-from shopify_bridge.devstore.payloads import expected_points, order_payload, random_lines  # noqa: E402
+from shopify_bridge.devstore.payloads import (  # noqa: E402
+    LineSpec,
+    expected_points,
+    order_payload,
+    random_lines,
+)
 
 TOPIC = "orders/create"
 ORDER_BASE = 820_000_000_000  # Shopify-like order ids
@@ -50,6 +75,119 @@ LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Al
 
 # Filled in the parent before the client processes fork; they read it copy-on-write.
 REQUESTS: list[bytes] = []
+
+# --rules: orders are placed this long after the orders are built, so that the program
+# saved while the stack boots is the one in force when they were placed.
+PLACEMENT_DELAY = timedelta(minutes=5)
+WARMUP_PRODUCTS = 20  # catalogue products the warm-up orders use; the measured ones never do
+
+
+def rules_program(products: list[CatalogProduct]) -> dict[str, Any]:
+    """20 line rules on every field, collections named by title, handle and id."""
+    sku = {p.product_id: p.sku for p in products}
+    first = products[WARMUP_PRODUCTS].product_id
+    return {
+        "points_per_unit": "1.5",
+        "include_shipping": True,
+        "include_tax": False,
+        "rounding": "nearest",
+        "min_order_amount": "10.00",
+        "max_points_per_order": 5000,
+        "line_rules": [
+            {"field": "product_type", "value": "Coffee", "multiplier": "3"},
+            {"field": "product_type", "value": "Tea", "multiplier": "2"},
+            {"field": "product_type", "value": "Equipment", "multiplier": "1.5"},
+            {"field": "product_type", "value": "Supplies", "multiplier": "0.5"},
+            {"field": "tag", "value": "organic", "multiplier": "2"},
+            {"field": "tag", "value": "limited", "multiplier": "4"},
+            {"field": "tag", "value": "clearance", "exclude": True},
+            {"field": "tag", "value": "Bestseller", "multiplier": "2.5"},
+            {"field": "tag", "value": "decaf", "multiplier": "1.25"},
+            {"field": "collection", "value": "Sale", "exclude": True},
+            {"field": "collection", "value": "staff-picks", "multiplier": "3"},
+            {"field": "collection", "value": "480008", "multiplier": "2"},
+            {"field": "collection", "value": "Gift ideas", "multiplier": "1.75"},
+            {"field": "collection", "value": "new-arrivals", "multiplier": "2"},
+            {"field": "vendor", "value": "Clearance Co", "exclude": True},
+            {"field": "vendor", "value": "Highland Tea", "multiplier": "2"},
+            {"field": "sku", "value": sku[first + 3], "multiplier": "5"},
+            {"field": "sku", "value": sku[first + 7], "multiplier": "6"},
+            {"field": "product_id", "value": str(first + 11), "multiplier": "8"},
+            {"field": "product_id", "value": str(first + 12), "exclude": True},
+        ],
+    }
+
+
+def rules_campaigns(start: datetime) -> list[dict[str, Any]]:
+    window = {
+        "starts_at": (start - timedelta(days=1)).isoformat(),
+        "ends_at": (start + timedelta(days=7)).isoformat(),
+    }
+    return [
+        {"name": "Double points week", "kind": "multiplier", "multiplier": "2", **window},
+        {
+            "name": "3x staff picks",
+            "kind": "multiplier",
+            "multiplier": "3",
+            "applies_to": {"field": "collection", "value": "Staff picks"},
+            **window,
+        },
+        {
+            "name": "Organic bonus",
+            "kind": "bonus",
+            "bonus_points": 50,
+            "applies_to": {"field": "tag", "value": "organic"},
+            **window,
+        },
+    ]
+
+
+@dataclass
+class RulesSetup:
+    """What --rules installs, and what the expected points are computed with."""
+
+    products: list[CatalogProduct]
+    program: dict[str, Any]
+    campaigns: list[dict[str, Any]]
+    placed_at: datetime
+    earn: EarnRules = field(init=False)
+    parsed_campaigns: list[Campaign] = field(init=False)
+    by_id: dict[int, CatalogProduct] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Parsed exactly as the engine parses what the API stores.
+        self.earn = program_from_dict(program_from_dict(self.program).to_dict()).earn
+        self.parsed_campaigns = [
+            campaign_from_dict(campaign_from_dict(c).to_dict()) for c in self.campaigns
+        ]
+        self.by_id = {p.product_id: p for p in self.products}
+
+    def expected(self, lines: list[LineSpec], shipping: Decimal, tax: Decimal) -> int:
+        rule_lines = []
+        for index, spec in enumerate(lines):
+            product = None if spec.gift_card else self.by_id.get(spec.product_id)
+            rule_lines.append(
+                RuleLine(
+                    line_id=str(index),
+                    amount=max(Decimal("0"), spec.net()),
+                    quantity=spec.quantity,
+                    gift_card=spec.gift_card,
+                    product_id=str(spec.product_id),
+                    sku=spec.sku,
+                    vendor=spec.vendor,
+                    product_type=product.product_type if product else "",
+                    tags=frozenset(product.tags if product else ()),
+                    collections=frozenset(product.collection_names() if product else ()),
+                )
+            )
+        return order_breakdown(
+            lines=rule_lines,
+            context=OrderContext(placed_at=self.placed_at, paid=True),
+            rules=self.earn,
+            campaigns=self.parsed_campaigns,
+            shipping=shipping,
+            tax=tax,
+        ).points
 
 
 @dataclass
@@ -71,13 +209,20 @@ def make_orders(
     shop_domain: str,
     order_base: int,
     customer_base: int,
+    rules: RulesSetup | None = None,
+    products: list[CatalogProduct] | None = None,
 ) -> list[Order]:
-    """Realistic paid orders from the dev-store payload builders, signed like Shopify."""
+    """Realistic paid orders from the dev-store payload builders, signed like Shopify.
+
+    With ``rules``, the lines are ``products`` of the catalogue (named by id, SKU and vendor
+    only, as order webhooks name them) and the expected points are the rules' ones."""
     rng = random.Random(seed)
     orders = []
     for i in range(count):
         customer = customer_base + rng.randrange(customers)
-        lines = random_lines(rng)
+        lines = catalog_lines(rng, products or []) if rules else random_lines(rng)
+        shipping = Decimal(rng.choice(["0", "4.99", "9.99"]))
+        tax_rate = Decimal(rng.choice(["0", "0.08", "0.2"]))
         payload = order_payload(
             order_id=order_base + i,
             lines=lines,
@@ -85,18 +230,21 @@ def make_orders(
             email=f"customer{customer}@example.com",
             first_name=FIRST_NAMES[customer % len(FIRST_NAMES)],
             last_name=LAST_NAMES[customer % len(LAST_NAMES)],
-            shipping=Decimal(rng.choice(["0", "4.99", "9.99"])),
-            tax_rate=Decimal(rng.choice(["0", "0.08", "0.2"])),
+            shipping=shipping,
+            tax_rate=tax_rate,
             discount_code="SAVE" if any(line.discount for line in lines) else None,
+            created_at=rules.placed_at if rules else None,
         )
+        if rules:
+            expected = rules.expected(lines, shipping, Decimal(payload["total_tax"]))
+        else:
+            expected = expected_points(lines)
         body = json.dumps(payload).encode()
         webhook_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         headers = webhook_headers(
             body=body, secret=secret, topic=TOPIC, shop_domain=shop_domain, webhook_id=webhook_id
         )
-        orders.append(
-            Order(order_base + i, customer, webhook_id, expected_points(lines), body, headers)
-        )
+        orders.append(Order(order_base + i, customer, webhook_id, expected, body, headers))
     return orders
 
 
@@ -356,8 +504,11 @@ def background_load(seconds: float = 1.0) -> float:
 
 
 def event_counts(conn: Any, shop_id: int) -> dict[str, int]:
+    """Events per status; a failed event due for another attempt is "retrying", not finished."""
     rows = conn.execute(
-        "SELECT status, count(*) FROM shopify_bridge_webhookevent WHERE shop_id = %s GROUP BY status",
+        "SELECT CASE WHEN status = 'failed' AND next_attempt_at IS NOT NULL THEN 'retrying' "
+        "ELSE status END, count(*) FROM shopify_bridge_webhookevent WHERE shop_id = %s "
+        "GROUP BY 1",
         (shop_id,),
     ).fetchall()
     return {status: count for status, count in rows}
@@ -579,6 +730,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="give up after this long without progress",
     )
     parser.add_argument("--log-dir", type=Path, default=None, help="where the process logs go")
+    parser.add_argument(
+        "--rules",
+        action="store_true",
+        help="20 line rules and 3 campaigns; product facts from the simulated Admin API",
+    )
+    parser.add_argument(
+        "--facts",
+        choices=["cold", "warm"],
+        default="cold",
+        help="with --rules: start with an empty product-facts cache (cold) or read every\n"
+        "product into it before the clock starts (warm)",
+    )
+    parser.add_argument(
+        "--catalog", type=int, default=1000, help="with --rules: products in the catalogue"
+    )
+    parser.add_argument(
+        "--sim-throttle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --rules: the simulator enforces Shopify's rate limit (2000-point bucket,\n"
+        "100 points/s)",
+    )
     args = parser.parse_args(argv)
     smoke = args.smoke
     defaults = {
@@ -598,7 +771,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, value)
     if args.orders < 1:
         parser.error("--orders must be at least 1")
+    if args.rules and args.catalog < WARMUP_PRODUCTS + 20:
+        parser.error(f"--catalog must be at least {WARMUP_PRODUCTS + 20}")
     return args
+
+
+def api_call(stack: Stack, method: str, path: str, body: Any) -> Any:
+    import urllib.request
+
+    request = urllib.request.Request(
+        stack.base_url + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Authorization": f"Bearer {stack.api_token}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def install_rules(stack: Stack, args: argparse.Namespace, rules: RulesSetup) -> dict[str, Any]:
+    """The simulated store (token, catalogue, rate limit), the program and the campaigns
+    through the merchant API, and (``--facts warm``) the cache. Returns what was done."""
+    domain = stack.shop_domain
+    stack.manage("devstore", "install", "--shop", domain)
+    stack.manage(
+        "devstore", "products", "--shop", domain, "--catalog", str(args.catalog), "--seed",
+        str(args.seed),
+    )  # fmt: skip
+    throttle = ["--bucket", "2000", "--rate", "100"] if args.sim_throttle else ["--off"]
+    stack.manage("devstore", "throttle", "--shop", domain, *throttle)
+    api_call(stack, "PUT", "/api/v1/program", rules.program)
+    for campaign in rules.campaigns:
+        api_call(stack, "POST", "/api/v1/campaigns", campaign)
+    with stack.connect() as conn:
+        saved = conn.execute(
+            "SELECT max(created_at) FROM earning_program WHERE shop_id = %s", (stack.shop_id,)
+        ).fetchone()[0]
+    if saved is None or saved > rules.placed_at:
+        raise SystemExit(
+            f"the program was saved at {saved}, after the orders' placement {rules.placed_at}"
+        )
+    warmed = 0
+    if args.facts == "warm":
+        out = stack.manage("devstore", "warm", "--shop", domain, timeout=600)
+        warmed = json.loads(out.strip().splitlines()[-1])["cached"]
+    return {"catalog": args.catalog, "facts": args.facts, "warmed": warmed}
+
+
+def admin_api_figures(conn: Any, shop_id: int, domain: str) -> dict[str, int]:
+    calls = conn.execute(
+        "SELECT coalesce(sum(api_calls), 0) FROM shopify_bridge_devstore WHERE domain = %s",
+        (domain,),
+    ).fetchone()[0]
+    cached = conn.execute(
+        "SELECT count(*) FROM shopify_bridge_productfacts WHERE shop_id = %s", (shop_id,)
+    ).fetchone()[0]
+    return {"admin_api_calls": int(calls), "products_cached": int(cached)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -623,9 +854,23 @@ def run(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         drop_db_on_close=args.drop_db,
     )
+    rules: RulesSetup | None = None
+    if args.rules:
+        products = catalog(args.catalog, args.seed)
+        built_at = datetime.now(UTC).replace(microsecond=0)
+        rules = RulesSetup(
+            products=products,
+            program=rules_program(products),
+            campaigns=rules_campaigns(built_at),
+            placed_at=built_at + PLACEMENT_DELAY,
+        )
     with Stack(config) as stack, concurrent.futures.ThreadPoolExecutor(1) as pool:
         host = f"127.0.0.1:{stack.port}"
         shop_domain = config.shop_domain
+        if rules is not None:
+            # The workers reach the simulator that the stack's own gunicorn serves.
+            stack.env["DEVSTORE_ENABLED"] = "true"
+            stack.env["SHOPIFY_ADMIN_API_ORIGIN"] = f"{stack.base_url}/devstore/{{shop}}"
 
         def build() -> tuple[list[Order], list[Order]]:
             measured = make_orders(
@@ -636,6 +881,8 @@ def run(args: argparse.Namespace) -> int:
                 shop_domain=shop_domain,
                 order_base=ORDER_BASE,
                 customer_base=CUSTOMER_BASE,
+                rules=rules,
+                products=rules.products[WARMUP_PRODUCTS:] if rules else None,
             )
             warm = make_orders(
                 count=args.warmup,
@@ -645,11 +892,14 @@ def run(args: argparse.Namespace) -> int:
                 shop_domain=shop_domain,
                 order_base=WARMUP_ORDER_BASE,
                 customer_base=WARMUP_CUSTOMER_BASE,
+                rules=rules,
+                products=rules.products[:WARMUP_PRODUCTS] if rules else None,
             )
             return measured, warm
 
         building = pool.submit(build)  # payloads are built while the stack boots
         stack.start()
+        rules_done = install_rules(stack, args, rules) if rules is not None else {}
         orders, warm = building.result()
         t_ready = time.monotonic()
         print(
@@ -705,6 +955,8 @@ def run(args: argparse.Namespace) -> int:
         cpu2 = _cpu_snapshot(stack)
         tasks_run = _tasks_run(stack) - tasks_before
         checks = verify(conn, stack.shop_id, orders)
+        if rules is not None:
+            rules_done.update(admin_api_figures(conn, stack.shop_id, shop_domain))
         conn.close()
         queue_left = stack.queue_length()
         describe = stack.describe()
@@ -717,6 +969,7 @@ def run(args: argparse.Namespace) -> int:
         drain_seconds=t2 - t1,
         wall_seconds=time.monotonic() - t_begin,
         background_load=load,
+        rules=rules_done,
     )  # fmt: skip
 
 
@@ -736,6 +989,7 @@ def report_results(
     drain_seconds: float,
     wall_seconds: float,
     background_load: float,
+    rules: dict[str, Any] | None = None,
 ) -> int:
     results = report.results
     statuses = Counter(r[3] for r in results)
@@ -818,6 +1072,7 @@ def report_results(
         "background_load_percent": background_load,
         "other_load_percent": max(intake_cpu.get("other", 0.0), drain_cpu.get("other", 0.0)),
         "wall_seconds": round(wall_seconds, 1),
+        "rules": rules or None,
     }
 
     f = figures
@@ -879,6 +1134,13 @@ def report_results(
         )
     for example in checks["examples"]:
         print(f"          {example}")
+    if rules:
+        print(
+            f"rules     20 line rules, 3 campaigns; catalogue of {rules['catalog']} products, "
+            f"facts {rules['facts']} ({rules['warmed']} read before the clock); "
+            f"{rules['admin_api_calls']} Admin API calls in all, "
+            f"{rules['products_cached']} products cached at the end"
+        )
     for label, key in (("intake", "cpu_percent_intake"), ("drain", "cpu_percent_drain")):
         print(f"cpu {label:<6}% of one core (2 cores = 200%): {json.dumps(f[key])}")
     noisy = max(intake_cpu.get("other", 0.0), drain_cpu.get("other", 0.0))

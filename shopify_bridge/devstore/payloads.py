@@ -59,6 +59,7 @@ class LineSpec:
     line_id: int | None = None
     product_id: int = 632910392
     variant_id: int = 808950810
+    vendor: str = "Demo Roasters"
 
     def net(self) -> Decimal:
         return self.price * self.quantity - self.discount
@@ -142,7 +143,7 @@ def order_payload(
                 "quantity": spec.quantity,
                 "current_quantity": spec.quantity,
                 "sku": spec.sku,
-                "vendor": "Demo Roasters",
+                "vendor": spec.vendor,
                 "fulfillment_service": "manual",
                 "requires_shipping": not spec.gift_card,
                 "taxable": not spec.gift_card,
