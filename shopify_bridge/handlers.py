@@ -102,6 +102,8 @@ HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(ORDER_TOPICS, Handler(_purchase, _order)),
     "refunds/create": Handler(_refund_of, _refund),
     "customers/create": Handler(_payload, _customer_created),
+    # A guest who later creates an account (or activates an invited one) joins then.
+    "customers/enable": Handler(_payload, _customer_created),
     "customers/update": Handler(_payload, _customer),
     "products/update": Handler(_product_change_of, _product_update),
     "products/delete": Handler(_product_change_of, _product_delete),

@@ -123,3 +123,20 @@ def test_another_shops_program_does_not_award_this_shops_new_accounts(
     post_webhook("customers/create", customer_payload(customer_id=4242, email="lin@example.com"))
 
     assert not ActionEvent.objects.exists()
+
+
+def test_a_guest_who_later_activates_an_account_joins_then_and_only_once(shop, post_webhook):
+    # Given a guest customer (no account) who bought before
+    signup_enabled(shop)
+    guest = {**customer_payload(customer_id=4343, email="guest@example.com"), "state": "disabled"}
+    post_webhook("customers/create", guest)
+    assert Member.objects.get(external_id="4343").points_balance == 0
+
+    # When she activates an account (customers/enable), twice delivered
+    enabled = {**guest, "state": "enabled"}
+    post_webhook("customers/enable", enabled)
+    post_webhook("customers/enable", enabled)
+
+    # Then she joined once
+    assert Member.objects.get(external_id="4343").points_balance == 100
+    assert ActionEvent.objects.filter(action="signup", status="awarded").count() == 1
