@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiTypes, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_app.common.time import now
+from loyalty_app.earning.domain import PurchaseLine
 from loyalty_app.earning.models import Campaign, Program
 from loyalty_app.earning.rules import (
     OrderContext,
@@ -25,9 +29,16 @@ from loyalty_app.earning.selectors import (
     campaigns_in_force,
     program_config,
     program_current,
+    program_in_force,
     program_rules,
 )
 from loyalty_app.earning.services import campaign_delete, campaign_save, program_update
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "try again later"
+    default_code = "unavailable"
 
 
 def _program_body(program: Program | None) -> dict[str, Any]:
@@ -96,7 +107,10 @@ class PreviewApi(APIView):
 
     @extend_schema_serializer(component_name="PreviewInput")
     class InputSerializer(serializers.Serializer):
-        lines = serializers.ListField(min_length=1, max_length=250)
+        lines = serializers.ListField(min_length=1, max_length=250, required=False)
+        order = serializers.JSONField(
+            required=False, help_text="an order as the platform's order webhooks send it"
+        )
         shipping = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0, default=0)
         tax = serializers.DecimalField(max_digits=16, decimal_places=4, min_value=0, default=0)
         first_order = serializers.BooleanField(default=False)
@@ -111,45 +125,63 @@ class PreviewApi(APIView):
                 lines.append(line.validated_data)
             return lines
 
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if ("lines" in attrs) == ("order" in attrs):
+                raise serializers.ValidationError(
+                    {"lines": ["give either lines (a cart) or order (an order payload)"]}
+                )
+            return attrs
+
     @extend_schema(
         request=InputSerializer,
         responses={200: OpenApiTypes.OBJECT},
-        summary="Preview the points of an order or a cart, with the rules that applied",
+        summary="Preview the points of a cart (lines) or an order payload (order), with the "
+        "rules that applied; product type, tags and collections are looked up by product id",
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        program = program_current(shop=request.auth)
-        moment = now()
+        values = data.validated_data
+        shop = request.auth
+        port = import_module(settings.LOYALTY_PLATFORM_PORT)
+        try:
+            if "order" in values:
+                try:
+                    purchase = port.purchase_from_order_payload(shop=shop, payload=values["order"])
+                except ValueError as exc:
+                    raise serializers.ValidationError({"order": [str(exc)]}) from exc
+                lines = list(purchase.lines)
+                shipping, tax = purchase.shipping, purchase.tax
+                moment = purchase.placed_at or now()
+                cancelled, test = purchase.cancelled, purchase.test
+            else:
+                lines = port.lines_with_product_facts(
+                    shop=shop, lines=[_cart_line(i, line) for i, line in enumerate(values["lines"])]
+                )
+                shipping, tax = values["shipping"], values["tax"]
+                moment, cancelled, test = now(), False, False
+        except port.PlatformUnavailable as exc:
+            raise ServiceUnavailable(
+                "product facts could not be read from the shop now; try again"
+            ) from exc
+        # An order is previewed under the rules in force when it was placed, as it will earn.
+        program = program_in_force(shop=shop, at=moment)
         campaigns = [
-            campaign_from_dict(c.definition)
-            for c in campaigns_in_force(shop=request.auth, at=moment)
-        ]
-        lines = [
-            RuleLine(
-                line_id=str(index),
-                amount=max(line["price"] * line["quantity"] - line["discount"], 0),
-                quantity=line["quantity"],
-                gift_card=line["gift_card"],
-                product_id=line["product_id"],
-                variant_id=line["variant_id"],
-                sku=line["sku"],
-                vendor=line["vendor"],
-                product_type=line["product_type"],
-                tags=frozenset(line["tags"]),
-                collections=frozenset(line["collections"]),
-            )
-            for index, line in enumerate(data.validated_data["lines"])
+            campaign_from_dict(c.definition) for c in campaigns_in_force(shop=shop, at=moment)
         ]
         breakdown = order_breakdown(
-            lines=lines,
+            lines=[RuleLine.from_purchase_line(line) for line in lines],
             context=OrderContext(
-                placed_at=moment, paid=True, is_first_order=data.validated_data["first_order"]
+                placed_at=moment,
+                paid=True,
+                is_first_order=values["first_order"],
+                cancelled=cancelled,
+                test=test,
             ),
             rules=program_rules(program),
             campaigns=campaigns,
-            shipping=data.validated_data["shipping"],
-            tax=data.validated_data["tax"],
+            shipping=shipping,
+            tax=tax,
         )
         return Response(
             {
@@ -159,6 +191,22 @@ class PreviewApi(APIView):
                 "explanation": breakdown.as_dict(),
             }
         )
+
+
+def _cart_line(index: int, line: dict[str, Any]) -> PurchaseLine:
+    return PurchaseLine(
+        line_id=str(index),
+        amount=max(line["price"] * line["quantity"] - line["discount"], Decimal(0)),
+        quantity=line["quantity"],
+        gift_card=line["gift_card"],
+        product_id=line["product_id"],
+        variant_id=line["variant_id"],
+        sku=line["sku"],
+        vendor=line["vendor"],
+        product_type=line["product_type"],
+        tags=tuple(line["tags"]),
+        collections=tuple(line["collections"]),
+    )
 
 
 def _campaign_body(campaign: Campaign) -> dict[str, Any]:
