@@ -77,9 +77,9 @@ if SHOPIFY_ADMIN_API_ORIGIN and not SHOPIFY_ADMIN_API_ORIGIN.startswith(("http:/
     raise ImproperlyConfigured(
         f"SHOPIFY_ADMIN_API_ORIGIN must start with http:// or https://, got {SHOPIFY_ADMIN_API_ORIGIN!r}"
     )
-# The library's HTTP call has no timeout of its own; a stalled Shopify must not hold a worker.
 # The platform bridge the engine asks for order payloads and product facts (previews).
 LOYALTY_PLATFORM_PORT = os.environ.get("LOYALTY_PLATFORM_PORT", "shopify_bridge.port")
+# The library's HTTP call has no timeout of its own; a stalled Shopify must not hold a worker.
 SHOPIFY_ADMIN_API_TIMEOUT_SECONDS = env_int("SHOPIFY_ADMIN_API_TIMEOUT_SECONDS", 10)
 # How long product facts (type, tags, collections) read from the Admin API are trusted;
 # products/update webhooks refresh them sooner.
