@@ -24,13 +24,15 @@ def test_a_catalogue_is_installed_and_read_into_the_cache(shop, simulator):
     installed = run("install", "--shop", domain)
     put = run("products", "--shop", domain, "--catalog", "50", "--seed", "7")
 
-    # when the cache is warmed
+    # when the cache is warmed while the rate-limit bucket is nearly empty
+    DevStore.objects.update(bucket_size=1000, bucket_available=100, restore_rate=1000)
     warmed = run("warm", "--shop", domain)
 
     # then every product's facts are cached, as the catalogue says, and no token was printed
     shop.shop.refresh_from_db()
     assert shop.shop.access_token not in json.dumps(installed)
     assert (put["products"], warmed["cached"]) == (50, 50)
+    assert warmed["throttled"] >= 1
     expected = {str(p.product_id): p.product_type for p in catalog(50, 7)}
     assert dict(ProductFacts.objects.values_list("product_id", "product_type")) == expected
     assert DevStoreProduct.objects.count() == 50

@@ -13,12 +13,14 @@ Each prints one JSON object. The access token is never printed.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from loyalty_app.shops.models import Shop
+from shopify_bridge.admin_api import AdminApiThrottled
 from shopify_bridge.devstore.catalog import catalog
 from shopify_bridge.devstore.models import DevStore, DevStoreProduct
 from shopify_bridge.devstore.services import (
@@ -92,12 +94,20 @@ class Command(BaseCommand):
                 .order_by("product_id")
                 .values_list("product_id", flat=True)
             ]
-            written = 0
-            for start in range(0, len(ids), IDS_PER_CALL * 10):
-                written += product_facts_refresh(
-                    shop=shop, product_ids=ids[start : start + IDS_PER_CALL * 10]
-                )
-            result["cached"] = written
+            written = throttled = 0
+            for start in range(0, len(ids), IDS_PER_CALL):
+                chunk = ids[start : start + IDS_PER_CALL]
+                while True:
+                    try:
+                        written += product_facts_refresh(shop=shop, product_ids=chunk)
+                        break
+                    except AdminApiThrottled as exc:
+                        # A bulk read empties the shop's bucket: wait until it holds enough.
+                        throttled += 1
+                        if throttled > 1000:
+                            raise CommandError("still throttled after 1000 waits") from exc
+                        time.sleep(min(10.0, max(0.2, exc.retry_after or 1.0)))
+            result.update(cached=written, throttled=throttled)
         self.stdout.write(json.dumps(result))
 
     def _shop(self, domain: str) -> Shop:
