@@ -47,6 +47,13 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("actions.birthdays_award_all"),
         name="award birthdays",
     )
+    # Run again balance imports whose message was lost or whose worker died (they resume
+    # after their last committed batch).
+    sender.add_periodic_task(
+        600.0,
+        sender.signature("imports.import_jobs_sweep"),
+        name="resume stalled imports",
+    )
 
 
 @task_prerun.connect

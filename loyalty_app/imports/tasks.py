@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 
-from . import services
+from loyalty_app.common.time import now
+
+from . import selectors, services
 
 
 # An import of the largest allowed file takes minutes, not the global 240 s; a job that
@@ -23,3 +27,16 @@ from . import services
 )
 def import_job_run(job_id: int) -> str:
     return services.import_job_run(job_id=job_id).status
+
+
+# Longer than a run may last (time_limit above), so a job still running is left alone.
+STALLED_AFTER = timedelta(minutes=35)
+
+
+@shared_task(name="imports.import_jobs_sweep", acks_late=True)
+def import_jobs_sweep() -> int:
+    """Run again the imports whose message was lost or whose worker died."""
+    stalled = selectors.import_jobs_stalled(before=now() - STALLED_AFTER)
+    for job_id in stalled:
+        import_job_run.delay(job_id)
+    return len(stalled)

@@ -64,6 +64,8 @@ class Member(models.Model):
         ]
         indexes = [
             models.Index(fields=["shop", "email"], name="member_shop_email"),
+            # Emails are compared without regard to case (joining, claiming, imports).
+            models.Index("shop", Lower("email"), name="member_shop_email_lower"),
             models.Index(fields=["shop", "birthday_month", "birthday_day"], name="member_birthday"),
         ]
 

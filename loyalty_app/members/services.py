@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 
 from loyalty_app.earning.domain import CustomerRef
 from loyalty_app.shops.models import Shop
@@ -59,7 +60,8 @@ def _email_only_claim(*, shop: Shop, customer: CustomerRef) -> Member | None:
     """Give the email-only member with this email the customer id, if there is one."""
     candidate = (
         Member.objects.select_for_update()
-        .filter(shop=shop, external_id__isnull=True, email__iexact=customer.email)
+        .annotate(email_lower=Lower("email"))
+        .filter(shop=shop, external_id__isnull=True, email_lower=customer.email.lower())
         .first()
     )
     if candidate is None:
@@ -84,7 +86,8 @@ def member_join_by_email(*, shop: Shop, email: str) -> tuple[Member, bool]:
     if not email:
         raise ValueError("an email is required")
     existing = (
-        Member.objects.filter(shop=shop, email__iexact=email)
+        Member.objects.annotate(email_lower=Lower("email"))
+        .filter(shop=shop, email_lower=email.lower())
         .order_by(F("external_id").asc(nulls_last=True), "pk")  # a customer's row first
         .first()
     )
@@ -94,7 +97,12 @@ def member_join_by_email(*, shop: Shop, email: str) -> tuple[Member, bool]:
         with transaction.atomic():
             return Member.objects.create(shop=shop, external_id=None, email=email), True
     except IntegrityError:  # a concurrent join with the same email won
-        return Member.objects.get(shop=shop, external_id__isnull=True, email__iexact=email), False
+        member = (
+            Member.objects.annotate(email_lower=Lower("email"))
+            .filter(shop=shop, external_id__isnull=True, email_lower=email.lower())
+            .get()
+        )
+        return member, False
 
 
 def member_birthday_set(*, member: Member, month: int, day: int) -> Member:
