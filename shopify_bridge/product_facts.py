@@ -4,8 +4,9 @@ not carry, read from the shop's Admin API and cached per shop (``ProductFacts``)
 The award path (``purchase_with_product_facts``) runs before the engine's transaction:
 
 1. Only for a shop whose rules match on product type, tag or collection
-   (``shop_uses_product_facts``, a flag on the shop row), and only for lines with a product
-   id that are not gift cards.
+   (``shop_uses_product_facts``, a flag on the shop row), for an order that can still earn
+   (not a test, cancelled or fully refunded one), and for lines with a product id that are
+   not gift cards.
 2. Facts already stored with the order win (see "Which facts an order keeps").
 3. The rest come from the cache, read in one query. Rows older than
    ``PRODUCT_FACTS_TTL_SECONDS``, or marked stale by a products/update, or missing, are read
@@ -359,6 +360,9 @@ def purchase_with_product_facts(*, shop: Shop, purchase: Purchase) -> Purchase:
     the shop's rules use them (see the module's doc for which facts an order keeps).
     Raises ``AdminApiError`` when facts are needed and the Admin API cannot give them."""
     if not shop_uses_product_facts(shop=shop):
+        return purchase
+    if purchase.test or purchase.cancelled or purchase.fully_refunded:
+        # It earns nothing now and never will (these only ever move one way).
         return purchase
     lines: Sequence[PurchaseLine] = [line for line in purchase.lines if _needs_facts(line)]
     if not lines:

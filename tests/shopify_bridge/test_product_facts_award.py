@@ -227,6 +227,17 @@ def test_given_gift_card_and_custom_lines_only_then_no_facts_are_looked_up(
     assert balance(rules_shop) == 10
 
 
+@pytest.mark.parametrize("state", [{"test": True}, {"cancelled": True}])
+def test_given_an_order_that_can_never_earn_then_no_facts_are_looked_up(
+    rules_shop, post_webhook, simulator, state
+):
+    post_webhook("orders/create", order(1001, BASKET, **state))
+
+    assert simulator.calls(rules_shop.shop) == 0
+    assert balance(rules_shop) == 0
+    assert WebhookEvent.objects.get().status == WebhookEvent.Status.DONE
+
+
 def test_given_a_revoked_token_then_the_order_waits_visibly_for_an_operator(
     rules_shop, post_webhook, simulator
 ):
