@@ -367,7 +367,8 @@ def purchase_with_product_facts(*, shop: Shop, purchase: Purchase) -> Purchase:
     lines: Sequence[PurchaseLine] = [line for line in purchase.lines if _needs_facts(line)]
     if not lines:
         return purchase
-    stored = _stored_line_facts(shop, purchase.external_id)
+    # A cart (a preview) has no order id and nothing stored.
+    stored = _stored_line_facts(shop, purchase.external_id) if purchase.external_id else {}
     kept = {
         line.line_id
         for line in lines
