@@ -203,10 +203,13 @@ def _http_error(shop: Shop, exc: urllib.error.HTTPError) -> AdminApiError:
 
 
 def _throttle_wait(cost: Mapping[str, Any]) -> float | None:
-    status = cost.get("throttleStatus") if isinstance(cost, Mapping) else None
+    """Seconds until the bucket holds the query's cost again, from the answer's figures."""
+    status = cost.get("throttleStatus")
+    if not isinstance(status, Mapping):
+        return None
     try:
-        needed = float(cost["requestedQueryCost"]) - float(status["currentlyAvailable"])  # type: ignore[index]
-        return max(0.0, needed / float(status["restoreRate"]))  # type: ignore[index]
+        needed = float(cost["requestedQueryCost"]) - float(status["currentlyAvailable"])
+        return max(0.0, needed / float(status["restoreRate"]))
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None
 
@@ -228,7 +231,7 @@ def admin_graphql(
         ) from None
     except TimeoutError as exc:
         raise AdminApiTransientError(f"Admin API of {shop.domain} timed out: {exc}") from None
-    except (ConnectionError, http.client.HTTPException, OSError) as exc:
+    except (http.client.HTTPException, OSError) as exc:  # reset, refused, dropped mid-answer
         raise AdminApiTransientError(
             f"Admin API of {shop.domain} connection failed: {type(exc).__name__}: {exc}"
         ) from None
