@@ -426,13 +426,12 @@ def next_expiry(
     if not policy.enabled or balance <= 0:
         return None
     if policy.mode == "per_earning":
-        upcoming = [lot for lot in unspent_lots(moves, policy.months) if lot.expires_at > at]
+        lots = unspent_lots(moves, policy.months)
+        upcoming = [lot for lot in lots if lot.expires_at > at]
         if not upcoming:
             return None
         first = min(lot.expires_at for lot in upcoming)
-        already = sum(
-            lot.points for lot in unspent_lots(moves, policy.months) if lot.expires_at <= at
-        )
+        already = sum(lot.points for lot in lots if lot.expires_at <= at)
         points = sum(lot.points for lot in upcoming if lot.expires_at == first)
         points = min(points, balance - min(balance, already))
         return (points, first) if points > 0 else None

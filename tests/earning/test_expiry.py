@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from loyalty_app.earning.expiry import shop_points_expire
 from loyalty_app.earning.services import program_update
@@ -16,6 +14,7 @@ from loyalty_app.ledger.selectors import ledger_balance
 from loyalty_app.ledger.services import points_adjust
 from loyalty_app.members.models import Member, MemberEvent
 from shopify_bridge.devstore.payloads import LineSpec, order_payload
+from tests.concurrency import run_concurrently
 
 BAG = LineSpec(price=Decimal("100.00"), title="Bag", sku="BAG")
 BELT = LineSpec(price=Decimal("50.00"), title="Belt", sku="BELT")
@@ -148,21 +147,7 @@ def test_two_expiry_jobs_at_once_expire_the_points_once(clock):
         points_adjust(member=m, points=25, reason="welcome", idempotency_key=f"w{m.pk}", actor="t")
     clock.set(datetime(2025, 3, 1, tzinfo=UTC))
 
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            shop_points_expire(shop=shop)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = run_concurrently(lambda _i: shop_points_expire(shop=shop), 3)
 
     assert errors == []
     assert LedgerEntry.objects.filter(shop=shop, kind="expiry").count() == 30

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from loyalty_app.earning.models import Order
 from loyalty_app.earning.selectors import member_points_pending
@@ -16,6 +14,7 @@ from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.ledger.selectors import ledger_balance
 from loyalty_app.members.models import Member
 from shopify_bridge.devstore.payloads import LineSpec, line_id_for, order_payload, refund_payload
+from tests.concurrency import run_concurrently
 
 SHIRT = LineSpec(price=Decimal("40.00"), title="Shirt", sku="SHIRT")
 CAP = LineSpec(price=Decimal("20.00"), title="Cap", sku="CAP")
@@ -213,21 +212,7 @@ def test_two_confirmation_jobs_at_once_make_the_points_spendable_once(clock):
     clock.advance(days=8)
 
     # When two jobs run at the same time
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            orders_confirm_due(batch_size=7)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = run_concurrently(lambda _i: orders_confirm_due(batch_size=7), 2)
 
     # Then each order's 10 points were made spendable exactly once
     assert errors == []

@@ -1,11 +1,6 @@
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from loyalty_app.imports.models import ImportJob
@@ -13,6 +8,7 @@ from loyalty_app.imports.services import import_job_create, import_job_run
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
+from tests.concurrency import run_concurrently  # noqa: F401 - used by the import tests
 
 HEADER = "customer_id,email,points,tier"
 
@@ -55,35 +51,6 @@ def assert_ledger_matches_balances(shop: Shop) -> None:
             assert after == running, (member.pk, points)
         total = LedgerEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] or 0
         assert member.points_balance == total == running
-
-
-def run_concurrently(work: Callable[[int], Any], n: int) -> tuple[list[Any], list[BaseException]]:
-    """Run ``work(i)`` in ``n`` threads that start together, each on its own database
-    connection (closed at the end)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            result = work(i)
-            with lock:
-                results.append(result)
-        except BaseException as exc:  # collected and asserted on by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    return results, errors
 
 
 @pytest.fixture

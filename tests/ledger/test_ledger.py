@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +25,7 @@ from loyalty_app.members.services import member_upsert
 from loyalty_app.shops.services import shop_create
 from shopify_bridge.devstore.payloads import LineSpec, line_id_for, order_payload, refund_payload
 from shopify_bridge.handlers import webhook_handle
+from tests.concurrency import run_concurrently as shared_run_concurrently
 
 
 def new_member(shop, external_id: str = "501") -> Member:
@@ -233,32 +233,7 @@ THREADS = 10
 def run_concurrently(
     work: Callable[[int], Any], n: int = THREADS
 ) -> tuple[list[Any], list[BaseException]]:
-    """Run ``work(i)`` in ``n`` threads that start together; each uses and closes its own
-    database connection."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            result = work(i)
-            with lock:
-                results.append(result)
-        except BaseException as exc:  # collected and asserted on by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    return results, errors
+    return shared_run_concurrently(work, n, timeout=60)
 
 
 @pytest.mark.django_db(transaction=True)
