@@ -72,3 +72,53 @@ def api_token_revoke(*, shop: Shop, token_id: int) -> None:
     ApiToken.objects.filter(shop=shop, pk=token_id, revoked_at__isnull=True).update(
         revoked_at=now()
     )
+
+
+@transaction.atomic
+def shop_install(
+    *, domain: str, access_token: str, scopes: str = "", name: str = "", currency: str = ""
+) -> tuple[Shop, bool]:
+    """Record a completed install (OAuth or token exchange): store the access token and
+    mark the shop installed. Returns ``(shop, created)``.
+
+    A re-install finds the existing row, so the shop's program, members and ledger come
+    back exactly as they were at uninstall. Idempotent: installing twice with the same
+    token changes nothing but ``access_scopes``.
+    """
+    normalized = shop_domain_normalize(domain)
+    if not access_token:
+        raise ValidationError({"access_token": "an install needs the platform's access token"})
+    shop, created = Shop.objects.select_for_update().get_or_create(
+        domain=normalized,
+        defaults={
+            "name": name or normalized.split(".")[0],
+            "currency": (currency or "USD").upper(),
+            "installed_at": now(),
+        },
+    )
+    if not created and shop.state != Shop.State.INSTALLED:
+        shop.installed_at = now()
+        shop.uninstalled_at = None
+    shop.state = Shop.State.INSTALLED
+    shop.access_token = access_token
+    shop.access_scopes = scopes
+    if name and not shop.name:
+        shop.name = name
+    shop.save()
+    return shop, created
+
+
+@transaction.atomic
+def shop_uninstall(*, domain: str) -> Shop | None:
+    """The app was removed from the shop: mark it uninstalled and drop its access token
+    at once. Its data stays (a re-install restores the program) until the platform asks
+    for it to be erased. Periodic jobs skip uninstalled shops. Idempotent."""
+    shop = Shop.objects.select_for_update().filter(domain=domain.strip().lower()).first()
+    if shop is None:
+        return None
+    if shop.state != Shop.State.UNINSTALLED:
+        shop.state = Shop.State.UNINSTALLED
+        shop.uninstalled_at = now()
+    shop.access_token_encrypted = ""
+    shop.save(update_fields=["state", "uninstalled_at", "access_token_encrypted"])
+    return shop
