@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("loyalty_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("shopify/", include("shopify_bridge.urls")),
+    path("app/", include("loyalty_app.merchant_admin.urls")),
     path("health", health, name="health"),
 ]
 

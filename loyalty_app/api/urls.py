@@ -1,4 +1,4 @@
-from django.urls import re_path
+from django.urls import include, re_path
 
 from loyalty_app.imports import apis as import_apis
 
@@ -8,6 +8,10 @@ app_name = "api"
 
 # A trailing slash is optional on every route.
 urlpatterns = [
+    # Each domain's own routes (tiers and cash-back, rewards, privacy requests).
+    re_path(r"^", include("loyalty_app.tiers.urls")),
+    re_path(r"^", include("loyalty_app.rewards.urls")),
+    re_path(r"^", include("loyalty_app.privacy.urls")),
     re_path(r"^imports/?$", import_apis.ImportListApi.as_view(), name="imports"),
     re_path(
         r"^imports/(?P<job_id>[0-9]{1,18})/?$",
