@@ -1,8 +1,9 @@
 """What the engine may ask of the platform outside a webhook: read an order payload as
 the platform sends it, and fill in product facts an order or a cart does not carry.
 
-The engine finds this module through ``settings.LOYALTY_PLATFORM_PORT`` and knows it
-only by these two functions; another platform's bridge would offer the same two.
+It also tells the embedded merchant admin who is asking (``admin_identity``) and how its
+pages are framed. The engine finds this module through ``settings.LOYALTY_PLATFORM_PORT``
+and knows it only by the functions here; another platform's bridge would offer the same.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from shopify.utils.shop_url import sanitize_shop_domain
+
 from loyalty_app.earning.domain import Purchase, PurchaseLine
 from loyalty_app.shops.models import Shop
 
 from .admin_api import AdminApiError
+from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
 from .product_facts import purchase_with_product_facts
 from .translate import PayloadError, purchase_from_payload
 
@@ -46,3 +50,26 @@ def _with_facts(shop: Shop, purchase: Purchase) -> Purchase:
         return purchase_with_product_facts(shop=shop, purchase=purchase)
     except AdminApiError as exc:
         raise PlatformUnavailable(str(exc)) from exc
+
+
+__all__ = [
+    "PlatformUnavailable",
+    "admin_frame_ancestors_for",
+    "admin_identity",
+    "admin_page_head_for",
+    "lines_with_product_facts",
+    "purchase_from_order_payload",
+]
+
+
+def admin_page_head_for(*, shop_domain: str, host: str = "") -> dict[str, str]:
+    """The App Bridge head for a page shown before the request is authenticated (the
+    bounce page), for a shop named only by the query: nothing unless it is a shop
+    domain."""
+    domain = sanitize_shop_domain(shop_domain or "")
+    return admin_page_head(shop_domain=domain, host=host) if domain else {}
+
+
+def admin_frame_ancestors_for(*, shop_domain: str) -> list[str]:
+    domain = sanitize_shop_domain(shop_domain or "")
+    return admin_frame_ancestors(shop_domain=domain) if domain else []
