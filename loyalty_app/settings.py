@@ -77,6 +77,25 @@ if SHOPIFY_ADMIN_API_ORIGIN and not SHOPIFY_ADMIN_API_ORIGIN.startswith(("http:/
     raise ImproperlyConfigured(
         f"SHOPIFY_ADMIN_API_ORIGIN must start with http:// or https://, got {SHOPIFY_ADMIN_API_ORIGIN!r}"
     )
+# The app's public base URL: OAuth's redirect_uri, the webhook callbacks and the embedded
+# admin's address are built on it (shopify.app.toml names the same). Production sets it.
+SHOPIFY_APP_URL = (
+    os.environ.get("SHOPIFY_APP_URL", "http://127.0.0.1:8000" if DEBUG else "").strip().rstrip("/")
+)
+if SHOPIFY_APP_URL and not SHOPIFY_APP_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"SHOPIFY_APP_URL must start with http:// or https://, got {SHOPIFY_APP_URL!r}"
+    )
+# What the install asks the merchant to grant (shopify.app.toml [access_scopes] lists the same).
+SHOPIFY_SCOPES = [
+    scope.strip()
+    for scope in os.environ.get(
+        "SHOPIFY_SCOPES",
+        "read_orders,read_customers,write_customers,read_products,write_discounts,"
+        "write_gift_cards,read_store_credit_accounts,write_store_credit_account_transactions",
+    ).split(",")
+    if scope.strip()
+]
 # The platform bridge the engine asks for order payloads and product facts (previews).
 LOYALTY_PLATFORM_PORT = os.environ.get("LOYALTY_PLATFORM_PORT", "shopify_bridge.port")
 # The library's HTTP call has no timeout of its own; a stalled Shopify must not hold a worker.
