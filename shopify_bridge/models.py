@@ -93,7 +93,90 @@ class ProductFacts(models.Model):
         return f"product {self.product_id} of shop {self.shop_id}"
 
 
-# The dev-store simulator's tables belong to this app (one migration); see devstore/models.py.
-from .devstore.models import DevStore, DevStoreProduct  # noqa: E402
+class AdminApiCall(models.Model):
+    """One Admin API call the app owes a shop (store credit, a tag, a discount code...),
+    recorded in the same transaction as the change that needs it, then performed by a
+    worker (see ``outbox.py``).
 
-__all__ = ["DevStore", "DevStoreProduct", "ProductFacts", "WebhookEvent"]
+    Invariants: one row per (shop, idempotency key), so a change recorded twice owes one
+    call. Status moves pending -> in_flight -> done | pending (a retry) | failed (given
+    up); failed -> pending only by hand. A done call is never performed again.
+    ``in_flight`` holds a lease until ``next_attempt_at``: past it the worker is presumed
+    dead and the sweep hands the call to another. ``next_attempt_at`` is null once
+    nothing is left to try (done, failed). ``last_error`` holds Shopify's words, never a
+    token.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        IN_FLIGHT = "in_flight"
+        DONE = "done"
+        FAILED = "failed"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="admin_api_calls")
+    kind = models.CharField(max_length=50)
+    idempotency_key = models.CharField(max_length=255)
+    document = models.TextField()
+    variables = models.JSONField(default=dict)
+    on_result = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # Who last sent a given-up call back to pending (the merchant's retry button).
+    retried_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "idempotency_key"], name="admin_api_call_unique_key"
+            ),
+        ]
+        indexes = [
+            # The sweep's scan: only calls with something left to try carry a time.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="admin_api_call_due",
+                condition=models.Q(next_attempt_at__isnull=False),
+            ),
+            # The Activity page: a shop's recent calls, by status.
+            models.Index(fields=["shop", "status", "-id"], name="admin_api_call_shop_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key} ({self.status})"
+
+
+# The dev-store simulator's tables belong to this app (one migration); see devstore/models.py.
+from .devstore.models import (  # noqa: E402
+    DevStore,
+    DevStoreAppUsageRecord,
+    DevStoreDiscountCode,
+    DevStoreMetafield,
+    DevStoreMutation,
+    DevStoreProduct,
+    DevStoreStoreCreditAccount,
+    DevStoreStoreCreditTransaction,
+    DevStoreTags,
+    DevStoreWebhookSubscription,
+)
+
+__all__ = [
+    "AdminApiCall",
+    "DevStore",
+    "DevStoreAppUsageRecord",
+    "DevStoreDiscountCode",
+    "DevStoreMetafield",
+    "DevStoreMutation",
+    "DevStoreProduct",
+    "DevStoreStoreCreditAccount",
+    "DevStoreStoreCreditTransaction",
+    "DevStoreTags",
+    "DevStoreWebhookSubscription",
+    "ProductFacts",
+    "WebhookEvent",
+]
