@@ -96,6 +96,8 @@ class ActionWrite:
 def action_rule_in_force(*, shop: Shop, key: str) -> ActionRule:
     """The enabled action ``key`` of the shop's current program, or ``ActionInvalid``."""
     config = program_config(program_current(shop=shop))
+    if not config.enabled:
+        raise ActionInvalid("action", "the shop's loyalty program is paused")
     rule = config.action(key)
     if rule is not None:
         return rule

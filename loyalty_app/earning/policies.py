@@ -209,14 +209,21 @@ class ExpiryPolicy:
 
 @dataclass(frozen=True)
 class ProgramConfig:
-    """A shop's whole program. ``ProgramConfig()`` is the default program."""
+    """A shop's whole program. ``ProgramConfig()`` is the default program.
+
+    ``enabled`` False pauses the program: orders placed and actions done while it is
+    paused earn nothing (points already earned stay, expire and can be spent as usual).
+    """
 
     earn: EarnRules = field(default_factory=EarnRules)
     actions: tuple[ActionRule, ...] = ()
     pending_days: int = 0
     expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    enabled: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise RulesError("enabled", "must be true or false")
         _check_int("pending_days", self.pending_days, minimum=0, maximum=MAX_PENDING_DAYS)
         if not isinstance(self.actions, tuple):
             object.__setattr__(self, "actions", tuple(self.actions))
@@ -229,7 +236,9 @@ class ProgramConfig:
             seen.add(action.key)
 
     def action(self, key: str) -> ActionRule | None:
-        """The enabled action with this key, or None."""
+        """The enabled action with this key, or None (always None while paused)."""
+        if not self.enabled:
+            return None
         for action in self.actions:
             if action.key == key and action.enabled:
                 return action
@@ -241,12 +250,13 @@ class ProgramConfig:
             "actions": [action.to_dict() for action in self.actions],
             "pending_days": self.pending_days,
             "expiry": self.expiry.to_dict(),
+            "enabled": self.enabled,
         }
 
 
 DEFAULT_PROGRAM = ProgramConfig()
 
-_POLICY_KEYS = ("actions", "pending_days", "expiry")
+_POLICY_KEYS = ("actions", "pending_days", "expiry", "enabled")
 _ACTION_KEYS = ("key", "name", "points", "limit", "enabled")
 _LIMIT_KEYS = ("count", "period", "per_target")
 _EXPIRY_KEYS = ("mode", "months", "reminder_days")
@@ -309,7 +319,11 @@ def program_from_dict(data: object) -> ProgramConfig:
         else ExpiryPolicy()
     )
     return ProgramConfig(
-        earn=earn, actions=actions, pending_days=data.get("pending_days", 0), expiry=expiry
+        earn=earn,
+        actions=actions,
+        pending_days=data.get("pending_days", 0),
+        expiry=expiry,
+        enabled=data.get("enabled", True),
     )
 
 

@@ -135,7 +135,8 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
     refunds = _order_refunds(order)
     order.refunded_amount = refunded_amount(refunds)
     target = 0
-    if order.member_id is not None and order.has_snapshot:
+    # A program paused when the order was placed awards nothing for it.
+    if order.member_id is not None and order.has_snapshot and _config_of(order.program_id).enabled:
         refunded_by_line, refunded_extra = refunds_by_line(refunds)
         target = order_breakdown(
             lines=_rule_lines(order.lines),

@@ -34,6 +34,7 @@ def test_a_new_shop_runs_the_default_program(api):
         "actions": [],
         "pending_days": 0,
         "expiry": {"mode": "off", "months": 12, "reminder_days": 30},
+        "enabled": True,
     }
 
 
