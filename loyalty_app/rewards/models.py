@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from django.db import models
+
+from loyalty_app.shops.models import Shop
+
+
+class Reward(models.Model):
+    """One reward of a shop's catalog: what points buy, or what a punch card grants.
+
+    Every field is checked by ``rewards.policies.reward_from_dict`` (the one place of the
+    rules, shared by the API and the merchant admin) before it is written by
+    ``rewards.services``. Invariants the database holds as well:
+
+    - ``points_cost`` is positive, or null for the kinds that have no fixed price
+      (``variable_credit``: the shopper picks the points; ``punch_card``: earned by
+      buying) and for grant-only rewards (given by a punch card or a tier, never bought);
+    - ``stock_remaining`` is null exactly when ``stock_total`` is (unlimited), never below
+      0 and never above the total: redemption takes one under this row's lock, and the
+      constraint is the backstop against selling more than the stock;
+    - a reward is archived (``archived_at``), never deleted, so redemptions keep theirs.
+    """
+
+    class Kind(models.TextChoices):
+        FIXED_AMOUNT = "fixed_amount", "Amount off"
+        PERCENTAGE = "percentage", "Percentage off"
+        FREE_SHIPPING = "free_shipping", "Free shipping"
+        FREE_PRODUCT = "free_product", "Free product"
+        STORE_CREDIT = "store_credit", "Store credit"
+        VARIABLE_CREDIT = "variable_credit", "Points for credit (variable)"
+        DONATION = "donation", "Donation"
+        EXPERIENCE = "experience", "Experience"
+        PUNCH_CARD = "punch_card", "Punch card (buy N, get one)"
+
+    class PunchTarget(models.TextChoices):
+        PRODUCT = "product", "Product"
+        COLLECTION = "collection", "Collection"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="rewards")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    points_cost = models.PositiveIntegerField(null=True, blank=True)
+    grant_only = models.BooleanField(
+        default=False, help_text="given by a punch card or a tier's entry reward, never bought"
+    )
+    value = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="money in the shop's currency, or percent for a percentage off",
+    )
+    # When it can be redeemed (UTC; given in the shop's time zone).
+    active = models.BooleanField(default=True)
+    active_from = models.DateTimeField(null=True, blank=True)
+    active_until = models.DateTimeField(null=True, blank=True)
+    min_tier = models.CharField(max_length=100, blank=True)
+    # The code it becomes.
+    min_order_amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    collection_ids = models.JSONField(default=list, blank=True)
+    code_valid_days = models.PositiveIntegerField(null=True, blank=True)
+    # Limits.
+    per_customer_limit = models.PositiveIntegerField(null=True, blank=True)
+    stock_total = models.PositiveIntegerField(null=True, blank=True)
+    stock_remaining = models.IntegerField(null=True, blank=True)
+    # Per kind.
+    variant_id = models.CharField(max_length=255, blank=True, help_text="free_product")
+    points_per_step = models.PositiveIntegerField(null=True, blank=True)
+    value_per_step = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    min_points = models.PositiveIntegerField(null=True, blank=True)
+    max_points = models.PositiveIntegerField(null=True, blank=True)
+    cause = models.CharField(max_length=200, blank=True, help_text="donation")
+    fulfilment_note = models.TextField(blank=True, help_text="experience: for the merchant")
+    customer_tag = models.CharField(max_length=255, blank=True, help_text="experience")
+    punch_target = models.CharField(max_length=16, choices=PunchTarget.choices, blank=True)
+    punch_target_id = models.CharField(max_length=255, blank=True)
+    punch_count = models.PositiveIntegerField(null=True, blank=True)
+    punch_reward = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="granted_by",
+        help_text="punch_card: the reward granted when the card is full",
+    )
+    position = models.IntegerField(default=0)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points_cost__isnull=True) | models.Q(points_cost__gt=0),
+                name="reward_points_cost_positive",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(stock_total__isnull=True, stock_remaining__isnull=True)
+                    | models.Q(
+                        stock_total__isnull=False,
+                        stock_remaining__gte=0,
+                        stock_remaining__lte=models.F("stock_total"),
+                    )
+                ),
+                name="reward_stock_within_total",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(active_from__isnull=True)
+                | models.Q(active_until__isnull=True)
+                | models.Q(active_until__gt=models.F("active_from")),
+                name="reward_active_until_after_from",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["shop", "position", "id"],
+                condition=models.Q(archived_at__isnull=True),
+                name="reward_catalog_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

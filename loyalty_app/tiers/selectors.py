@@ -1,0 +1,269 @@
+"""Reading a shop's tiers, and the members' metrics computed from the shop's data.
+
+The metric of a member, for a definition at a moment (``at``), over the definition's
+period (``policies.period_windows``):
+
+- ``points_earned``: the points of the member's orders placed in the period, net of their
+  refunds and cancellations whenever those came (an order's points are what the ledger
+  holds for it, ``Order.points_awarded``; pending points are not earned yet), plus the
+  points of actions (sign-up, reviews...) credited in the period. Manual adjustments,
+  imported balances, expiries and spending are not earning.
+- ``amount_spent``: the merchandise of the member's paid orders placed in the period, after
+  discounts and refunds, gift cards, shipping and tax excluded, in the shop's currency.
+- ``orders_count``: the member's paid orders placed in the period that are neither
+  cancelled nor fully refunded.
+
+Test orders never count. Each is computed by the database in one aggregate query, for one
+member or for every member of the shop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import connection
+
+from loyalty_app.earning.models import Order
+from loyalty_app.ledger.models import LedgerEntry
+from loyalty_app.members.models import Member
+from loyalty_app.shops.models import Shop
+
+from .models import TierProgram
+from .policies import (
+    DEFAULT_TIER_PROGRAM,
+    TierProgramConfig,
+    Windows,
+    period_windows,
+    tier_for,
+    tier_program_from_dict,
+    tier_progress,
+)
+
+ZERO = Decimal("0")
+
+
+def tier_program_current(*, shop: Shop) -> TierProgram | None:
+    """The shop's tier definition in force (the newest version), or None: no tiers."""
+    return TierProgram.objects.filter(shop=shop).order_by("-version").first()
+
+
+@lru_cache(maxsize=1024)
+def _parsed(program_id: int) -> TierProgramConfig:
+    # Versions are never edited, so a version is parsed once per process.
+    return tier_program_from_dict(TierProgram.objects.get(pk=program_id).definition)
+
+
+def tier_program_config(program: TierProgram | None) -> TierProgramConfig:
+    return DEFAULT_TIER_PROGRAM if program is None else _parsed(program.pk)
+
+
+def tier_program_current_config(*, shop: Shop) -> TierProgramConfig:
+    return tier_program_config(tier_program_current(shop=shop))
+
+
+def _zone(shop: Shop) -> ZoneInfo:
+    try:
+        return ZoneInfo(shop.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# --- the metric in SQL ------------------------------------------------------------------
+
+
+def _moment(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _metric_rows_sql(
+    *, shop: Shop, config: TierProgramConfig, windows: Windows, member_id: int | None
+) -> tuple[str, list[Any]]:
+    """SQL of (member_id, value, at) rows: one per counted order or action entry.
+
+    Only rows in the current period or, under retention, the previous one are read:
+    ``placed_at`` for orders, ``created_at`` for action entries.
+    """
+    orders = Order._meta.db_table
+    ledger = LedgerEntry._meta.db_table
+    lower = windows.previous[0] if windows.previous is not None else windows.start
+    only_member = " AND o.member_id = %s" if member_id is not None else ""
+    since = " AND o.placed_at >= %s" if lower is not None else ""
+    params: list[Any] = [shop.pk, _moment(windows.end)]
+    if lower is not None:
+        params.append(_moment(lower))
+    if member_id is not None:
+        params.append(member_id)
+    if config.metric == "orders_count":
+        value, status = "1", " AND o.paid AND NOT o.cancelled AND NOT o.fully_refunded"
+    elif config.metric == "amount_spent":
+        value = (
+            "CASE WHEN o.eligible_amount > o.refunded_amount "
+            "THEN o.eligible_amount - o.refunded_amount ELSE 0 END"
+        )
+        status = " AND o.paid AND NOT o.cancelled AND NOT o.fully_refunded"
+    else:
+        value, status = "o.points_awarded", " AND o.points_awarded > 0"
+    sql = (
+        f"SELECT o.member_id AS member_id, {value} AS v, o.placed_at AS t FROM {orders} o "  # noqa: S608 - fixed names; values are parameters
+        "WHERE o.shop_id = %s AND o.member_id IS NOT NULL AND o.has_snapshot AND NOT o.test "
+        f"AND o.placed_at < %s{since}{status}{only_member}"
+    )
+    if config.metric == "points_earned":
+        # Action points: the ledger_source index (shop, source_type, ...) finds them.
+        sql += (
+            f" UNION ALL SELECT l.member_id, l.points, l.created_at FROM {ledger} l "  # noqa: S608 - fixed names; values are parameters
+            "WHERE l.shop_id = %s AND l.source_type = 'action' AND l.kind = %s "
+            "AND l.points > 0 AND l.created_at < %s"
+            + (" AND l.created_at >= %s" if lower is not None else "")
+            + (" AND l.member_id = %s" if member_id is not None else "")
+        )
+        params += [shop.pk, LedgerEntry.Kind.ACTION, _moment(windows.end)]
+        if lower is not None:
+            params.append(_moment(lower))
+        if member_id is not None:
+            params.append(member_id)
+    return sql, params
+
+
+def _metric_sql(
+    *, shop: Shop, config: TierProgramConfig, windows: Windows, member_id: int | None = None
+) -> tuple[str, list[Any]]:
+    """SQL of (member_id, cur, prev): the metric in the current and the previous period
+    (prev is 0 without retention), for members with at least one counted row."""
+    rows, params = _metric_rows_sql(shop=shop, config=config, windows=windows, member_id=member_id)
+    if windows.previous is not None:
+        split = [_moment(windows.start), _moment(windows.start)]  # type: ignore[arg-type]
+        sql = (
+            "SELECT r.member_id, SUM(CASE WHEN r.t >= %s THEN r.v ELSE 0 END) AS cur, "  # noqa: S608 - fixed names; values are parameters
+            "SUM(CASE WHEN r.t < %s THEN r.v ELSE 0 END) AS prev "
+            f"FROM ({rows}) r GROUP BY r.member_id"
+        )
+        return sql, split + params
+    return (
+        f"SELECT r.member_id, SUM(r.v) AS cur, 0 AS prev FROM ({rows}) r GROUP BY r.member_id",  # noqa: S608 - fixed names; values are parameters
+        params,
+    )
+
+
+def _number(config: TierProgramConfig, raw: Any) -> int | Decimal:
+    if config.uses_money:
+        # SQLite sums decimals as floats; read them by their text, to the cent's precision.
+        return ZERO if raw is None else Decimal(str(raw)).quantize(Decimal("0.0001")).normalize()
+    return 0 if raw is None else int(raw)
+
+
+@dataclass(frozen=True)
+class MemberMetric:
+    """A member's metric in the current period and, under retention, the previous one."""
+
+    value: int | Decimal
+    previous: int | Decimal | None
+
+
+def member_metric(
+    *, shop: Shop, member: Member, config: TierProgramConfig, at: datetime
+) -> MemberMetric:
+    windows = period_windows(config, at=at, zone=_zone(shop))
+    sql, params = _metric_sql(shop=shop, config=config, windows=windows, member_id=member.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    value = _number(config, row[1] if row else None)
+    previous = _number(config, row[2] if row else None) if windows.previous else None
+    return MemberMetric(value=value, previous=previous)
+
+
+def _tier_case(config: TierProgramConfig, column: str) -> tuple[str, list[Any]]:
+    """SQL for the position of the highest tier ``column`` reaches (-1: none)."""
+    if not config.tiers:
+        return "-1", []
+    cast = "NUMERIC" if config.uses_money else "BIGINT"
+    whens = []
+    params: list[Any] = []
+    for index in range(len(config.tiers) - 1, -1, -1):
+        whens.append(f"WHEN COALESCE({column}, 0) >= CAST(%s AS {cast}) THEN {index}")
+        threshold = config.tiers[index].threshold
+        params.append(str(threshold) if config.uses_money else threshold)
+    return f"CASE {' '.join(whens)} ELSE -1 END", params
+
+
+def tier_distribution(
+    *, shop: Shop, definition: TierProgramConfig, at: datetime
+) -> list[tuple[str | None, int]]:
+    """How many of the shop's members each tier of ``definition`` would hold at ``at``:
+    ``[(None, members in no tier), (lowest tier, n), ..., (highest tier, n)]``, every tier
+    listed, even empty. Under retention a member counts in the higher of the tiers the
+    current and the previous period give.
+
+    One query: the metric is aggregated per member by the database and bucketed by tier
+    there, so only one row per tier comes back, whatever the number of members.
+    """
+    windows = period_windows(definition, at=at, zone=_zone(shop))
+    metric_sql, metric_params = _metric_sql(shop=shop, config=definition, windows=windows)
+    reached, reached_params = _tier_case(definition, "a.cur")
+    if windows.previous is not None:
+        kept, kept_params = _tier_case(definition, "a.prev")
+    else:
+        kept, kept_params = "-1", []
+    members = Member._meta.db_table
+    sql = (
+        "SELECT CASE WHEN x.kept > x.reached THEN x.kept ELSE x.reached END AS tier, "  # noqa: S608 - fixed names; values are parameters
+        "COUNT(*) FROM ("
+        f"SELECT {reached} AS reached, {kept} AS kept FROM {members} m "
+        f"LEFT JOIN ({metric_sql}) a ON a.member_id = m.id WHERE m.shop_id = %s"
+        ") x GROUP BY 1"
+    )
+    params = reached_params + kept_params + metric_params + [shop.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        counts = {int(tier): int(count) for tier, count in cursor.fetchall()}
+    return [(None, counts.get(-1, 0))] + [
+        (tier.name, counts.get(index, 0)) for index, tier in enumerate(definition.tiers)
+    ]
+
+
+# --- a member's progress ------------------------------------------------------------------
+
+
+def _shown(config: TierProgramConfig, value: int | Decimal) -> int | str:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def member_tier_progress(
+    *, shop: Shop, member: Member, at: datetime, config: TierProgramConfig | None = None
+) -> dict[str, Any]:
+    """Where the member stands under the definition in force (or ``config``): the metric
+    so far, the tier it gives, the next tier and what is missing to reach it.
+
+    Amounts are decimal text with the shop's currency; points and orders are integers.
+    ``tier`` is what the definition gives now; the tier recorded on the member by the
+    tier evaluation may lag behind it (a downgrade waits for the end of the period).
+    """
+    config = config if config is not None else tier_program_current_config(shop=shop)
+    windows = period_windows(config, at=at, zone=_zone(shop))
+    metric = member_metric(shop=shop, member=member, config=config, at=at)
+    progress = tier_progress(config, metric.value, metric.previous)
+    reached = tier_for(config, metric.value)
+    return {
+        "metric": config.metric,
+        "period": config.period,
+        "period_start": windows.start.isoformat() if windows.start else None,
+        "currency": shop.currency if config.uses_money else None,
+        "value": _shown(config, metric.value),
+        "previous_period_value": (
+            None if metric.previous is None else _shown(config, metric.previous)
+        ),
+        "tier": progress.tier.name if progress.tier else None,
+        "retained": progress.retained,
+        "tier_by_this_period": reached.name if reached else None,
+        "next_tier": progress.next_tier.name if progress.next_tier else None,
+        "next_threshold": (
+            _shown(config, progress.next_tier.threshold) if progress.next_tier else None
+        ),
+        "missing": _shown(config, progress.missing) if progress.next_tier else None,
+    }
