@@ -151,7 +151,12 @@ def webhook_event_process(*, event_id: int) -> str:
         "event": event.pk,
     }
     try:
-        prepared = webhook_prepare(shop=event.shop, topic=event.topic, payload=event.payload)
+        prepared = webhook_prepare(
+            shop=event.shop,
+            topic=event.topic,
+            payload=event.payload,
+            occurred_at=event.triggered_at or event.received_at,
+        )
         with transaction.atomic():
             if prepared is not None:
                 webhook_apply(shop=event.shop, prepared=prepared, actor=actor)

@@ -265,3 +265,72 @@ def product_change_from_payload(payload: Any) -> ProductChange:
         tags=tags_from_text(data.get("tags")),
         updated_at=_time(data.get("updated_at"), "updated_at"),
     )
+
+
+@dataclass(frozen=True)
+class PrivacyRequest:
+    """A compliance webhook about one customer (customers/data_request, customers/redact).
+
+    ``customer_id`` may be "" when the platform only knows the email; one of the two is
+    always there. ``request_id`` is the data request's id (data requests only).
+    """
+
+    shop_domain: str
+    customer_id: str
+    email: str
+    order_ids: tuple[str, ...]
+    request_id: str = ""
+
+
+def _privacy_request(data: dict[str, Any]) -> PrivacyRequest:
+    customer = data.get("customer")
+    customer = customer if isinstance(customer, dict) else {}
+    raw_id = customer.get("id")
+    customer_id = "" if raw_id in (None, "") else _id(raw_id, "customer.id")
+    email = _text(customer.get("email"), 254).strip()
+    email = email if "@" in email else ""
+    if not customer_id and not email:
+        raise PayloadError("customer needs an id or an email")
+    orders = data.get("orders_to_redact", data.get("orders_requested"))
+    order_ids = tuple(
+        _id(raw, f"orders[{index}]") for index, raw in enumerate(_list(orders, "orders"))
+    )
+    return PrivacyRequest(
+        shop_domain=_text(data.get("shop_domain")).strip().lower(),
+        customer_id=customer_id,
+        email=email,
+        order_ids=order_ids,
+    )
+
+
+def data_request_from_payload(payload: Any) -> PrivacyRequest:
+    """customers/data_request: ``{shop_id, shop_domain, orders_requested, customer:
+    {id, email, phone}, data_request: {id}}``."""
+    data = _obj(payload, "data request")
+    request = _obj(data.get("data_request"), "data_request")
+    base = _privacy_request(data)
+    return PrivacyRequest(
+        shop_domain=base.shop_domain,
+        customer_id=base.customer_id,
+        email=base.email,
+        order_ids=base.order_ids,
+        request_id=_id(request.get("id"), "data_request.id"),
+    )
+
+
+def customer_redact_from_payload(payload: Any) -> PrivacyRequest:
+    """customers/redact: ``{shop_id, shop_domain, customer: {id, email, phone},
+    orders_to_redact}``; the customer may come with only an email."""
+    return _privacy_request(_obj(payload, "customer redaction"))
+
+
+def shop_domain_from_payload(payload: Any) -> str:
+    """The shop a compliance or app/uninstalled payload names: ``shop_domain`` (compliance
+    topics) or ``myshopify_domain`` (the Shop object of app/uninstalled; its ``domain``
+    may be the shop's own custom domain, so it is not read). "" when not given."""
+    data = _obj(payload, "shop")
+    for key in ("shop_domain", "myshopify_domain"):
+        value = _text(data.get(key)).strip().lower()
+        if value:
+            return value
+    return ""

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from loyalty_app.shops.selectors import shop_by_domain_cached, shop_cache_forget
 
+from .handlers import COMPLIANCE_TOPICS
 from .services import webhook_event_receive
 from .signing import webhook_signature_valid
 
@@ -131,6 +132,11 @@ def shopify_webhook(request: HttpRequest) -> JsonResponse:
     def store() -> JsonResponse:
         shop = shop_by_domain_cached(domain=domain)
         if shop is None:
+            if topic in COMPLIANCE_TOPICS:
+                # Nothing is held for the shop (never installed, or already erased by an
+                # earlier shop/redact): the duty is met, and a 404 would only make the
+                # platform retry for hours.
+                return JsonResponse({"status": "no data held"})
             return _error(404, f"unknown shop {domain}")
         receipt = webhook_event_receive(
             shop=shop,

@@ -315,12 +315,15 @@ def orders_confirm_due(*, batch_size: int = 500) -> int:
     """Confirm every order whose return window has passed; returns how many.
 
     Each order in its own short transaction, so the job never holds many locks and a
-    crash midway loses nothing (the rest are still due next time).
+    crash midway loses nothing (the rest are still due next time). An uninstalled
+    shop's orders wait: they are confirmed by the first run after a re-install.
     """
     confirmed = 0
     while True:
         due = list(
-            Order.objects.filter(confirmed=False, pending_until__lte=now())
+            Order.objects.filter(
+                confirmed=False, pending_until__lte=now(), shop__state=Shop.State.INSTALLED
+            )
             .order_by("pending_until", "pk")
             .values_list("pk", flat=True)[:batch_size]
         )

@@ -26,7 +26,8 @@ def points_expire_all() -> int:
 
 @shared_task(name="earning.points_expire_shop", acks_late=True)
 def points_expire_shop(shop_id: int) -> int:
-    shop = Shop.objects.filter(pk=shop_id).first()
+    # Checked again here: the shop may have been uninstalled since the fan-out.
+    shop = Shop.objects.filter(pk=shop_id, state=Shop.State.INSTALLED).first()
     if shop is None:
         return 0
     return expiry.shop_points_expire(shop=shop).points_expired

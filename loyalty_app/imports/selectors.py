@@ -21,11 +21,13 @@ def import_job_get(*, shop: Shop, job_id: int) -> ImportJob | None:
 
 def import_jobs_stalled(*, before: datetime) -> list[int]:
     """Ids of unfinished imports not touched since ``before``: their message was lost or
-    their worker died. Running one again is safe: it resumes after its last batch."""
+    their worker died. Running one again is safe: it resumes after its last batch.
+    An uninstalled shop's imports wait for a re-install."""
     return list(
         ImportJob.objects.filter(
             status__in=(ImportJob.Status.RECEIVED, ImportJob.Status.PROCESSING),
             updated_at__lt=before,
+            shop__state=Shop.State.INSTALLED,
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:100]

@@ -149,8 +149,11 @@ def import_job_run(*, job_id: int, batch_size: int = BATCH_SIZE) -> ImportJob:
 
     Safe to call again at any time: a done job is left alone, a stopped or failed one
     resumes after its last committed line. A transient database error is recorded and
-    raised (the task retries it); any other error marks the job failed.
+    raised (the task retries it); any other error marks the job failed. An uninstalled
+    shop's job is left as it is: the sweep runs it once the shop is installed again.
     """
+    if not ImportJob.objects.filter(pk=job_id, shop__state=Shop.State.INSTALLED).exists():
+        return ImportJob.objects.defer("content").get(pk=job_id)
     if not _claim(job_id):
         return ImportJob.objects.defer("content").get(pk=job_id)
     job = ImportJob.objects.select_related("shop").get(pk=job_id)
