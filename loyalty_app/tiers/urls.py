@@ -1,4 +1,15 @@
-from django.urls import re_path  # noqa: F401
+from django.urls import re_path
 
-# Merchant API routes of this domain, included under /api/v1/ by loyalty_app.api.urls.
-urlpatterns: list = []
+from . import apis
+
+# Merchant API routes of this domain, included under /api/v1/ by loyalty_app.api.urls
+# (before the customers/<id> routes; tier-progress is a path of its own there).
+urlpatterns = [
+    re_path(r"^tiers/?$", apis.TierProgramApi.as_view(), name="tiers"),
+    re_path(r"^tiers/preview/?$", apis.TierPreviewApi.as_view(), name="tiers-preview"),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/tier-progress/?$",
+        apis.CustomerTierProgressApi.as_view(),
+        name="customer-tier-progress",
+    ),
+]
