@@ -136,15 +136,29 @@ def _product_delete(shop: Shop, change: ProductChange, actor: str) -> None:
     product_facts_forget(shop=shop, product_id=change.product_id)
 
 
+@dataclass(frozen=True)
+class _RedactedCustomer:
+    """A customers/* event of a redacted customer: it changes nothing but is scrubbed."""
+
+    customer_id: str
+
+
 def _customer_of(shop: Shop, payload: Any) -> Any:
-    """The payload, or None for a redacted customer (whose events change nothing)."""
-    if _unredacted(shop, customer_from_payload(payload)) is not True:
-        return None
+    ref = customer_from_payload(payload)
+    if _unredacted(shop, ref) is not True:
+        return _RedactedCustomer(ref.external_id)
     return payload
 
 
+def _redacted_customer_scrub(shop: Shop, payload: Any) -> bool:
+    if not isinstance(payload, _RedactedCustomer):
+        return False
+    webhook_payloads_redact(shop=shop, customer_ids=(payload.customer_id,), emails=(), order_ids=())
+    return True
+
+
 def _customer(shop: Shop, payload: Any, actor: str) -> None:
-    if payload is None:
+    if _redacted_customer_scrub(shop, payload):
         return
     member_upsert(shop=shop, customer=customer_from_payload(payload))
 
@@ -157,7 +171,7 @@ def _customer_created(shop: Shop, payload: Any, actor: str) -> None:
     customer the merchant adds is ``disabled`` (or ``invited``) and joins later, by
     email through the API.
     """
-    if payload is None:
+    if _redacted_customer_scrub(shop, payload):
         return
     member = member_upsert(shop=shop, customer=customer_from_payload(payload))
     if isinstance(payload, dict) and payload.get("state") == "enabled":
