@@ -372,10 +372,14 @@ def _perks(problems: Problems, path: str, value: object) -> tuple[str, ...]:
     return tuple(perks)
 
 
-def _tier(problems: Problems, path: str, data: object, metric: str) -> Tier | None:
+def _tier(
+    problems: Problems, path: str, data: object, metric: str
+) -> tuple[Tier | None, str | None, int | Decimal | None]:
+    """The tier, or None when a field is wrong; its name and threshold when those are
+    right, so the checks across tiers still run."""
     if not isinstance(data, Mapping):
         problems.add(path, "must be an object")
-        return None
+        return None, None, None
     unknown_keys(problems, data, _TIER_KEYS, f"{path}.")
     name = read_text(
         problems, f"{path}.name", data.get("name"), max_length=MAX_NAME_LENGTH, required=True
@@ -406,17 +410,21 @@ def _tier(problems: Problems, path: str, data: object, metric: str) -> Tier | No
     perks = _perks(problems, f"{path}.perks", data.get("perks"))
     tag = read_customer_tag(problems, f"{path}.customer_tag", data.get("customer_tag"))
     if name is None or threshold is None or multiplier is None or tag is None:
-        return None
+        return None, name, threshold
     if rate is not None and cashback_rate is None:
-        return None
-    return Tier(
-        name=name,
-        threshold=threshold,
-        earn_multiplier=multiplier,
-        cashback_rate=cashback_rate,
-        entry_reward=entry_reward,
-        perks=perks,
-        customer_tag=tag,
+        return None, name, threshold
+    return (
+        Tier(
+            name=name,
+            threshold=threshold,
+            earn_multiplier=multiplier,
+            cashback_rate=cashback_rate,
+            entry_reward=entry_reward,
+            perks=perks,
+            customer_tag=tag,
+        ),
+        name,
+        threshold,
     )
 
 
@@ -467,25 +475,23 @@ def tier_program_from_dict(data: object) -> TierProgramConfig:
         problems.add("tiers", f"at most {MAX_TIERS} tiers")
     elif metric is not None:
         seen: dict[str, int] = {}
-        previous: Tier | None = None
+        previous: int | Decimal | None = None
         for i, raw in enumerate(raw_tiers):
-            tier = _tier(problems, f"tiers[{i}]", raw, metric)
-            if tier is None:
-                previous = None
-                continue
-            if tier.key in seen:
-                problems.add(
-                    f"tiers[{i}].name", f"'{tier.name}' is already tiers[{seen[tier.key]}]"
-                )
-            seen.setdefault(tier.key, i)
-            if previous is not None and tier.threshold <= previous.threshold:
+            tier, name, threshold = _tier(problems, f"tiers[{i}]", raw, metric)
+            if name:
+                key = name.casefold()
+                if key in seen:
+                    problems.add(f"tiers[{i}].name", f"'{name}' is already tiers[{seen[key]}]")
+                seen.setdefault(key, i)
+            if threshold is not None and previous is not None and threshold <= previous:
                 problems.add(
                     f"tiers[{i}].threshold",
-                    f"must be above the threshold of tiers[{i - 1}] ({previous.threshold}): "
+                    f"must be above the threshold of tiers[{i - 1}] ({previous}): "
                     "tiers go from the lowest to the highest",
                 )
-            previous = tier
-            tiers.append(tier)
+            previous = threshold
+            if tier is not None:
+                tiers.append(tier)
     if retention and period == "lifetime":
         problems.add("retention", "a lifetime period has no following period to keep a tier for")
     cashback = _cashback(problems, data.get("cashback"))

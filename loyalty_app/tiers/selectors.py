@@ -230,8 +230,9 @@ def tier_distribution(
 # --- a member's progress ------------------------------------------------------------------
 
 
-def _shown(config: TierProgramConfig, value: int | Decimal) -> int | str:
-    return str(value) if isinstance(value, Decimal) else value
+def _shown(value: int | Decimal) -> int | str:
+    # Plain decimal text ("170", "40.5"), never an exponent ("1.7E+2").
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else value
 
 
 def member_tier_progress(
@@ -254,16 +255,12 @@ def member_tier_progress(
         "period": config.period,
         "period_start": windows.start.isoformat() if windows.start else None,
         "currency": shop.currency if config.uses_money else None,
-        "value": _shown(config, metric.value),
-        "previous_period_value": (
-            None if metric.previous is None else _shown(config, metric.previous)
-        ),
+        "value": _shown(metric.value),
+        "previous_period_value": (None if metric.previous is None else _shown(metric.previous)),
         "tier": progress.tier.name if progress.tier else None,
         "retained": progress.retained,
         "tier_by_this_period": reached.name if reached else None,
         "next_tier": progress.next_tier.name if progress.next_tier else None,
-        "next_threshold": (
-            _shown(config, progress.next_tier.threshold) if progress.next_tier else None
-        ),
-        "missing": _shown(config, progress.missing) if progress.next_tier else None,
+        "next_threshold": (_shown(progress.next_tier.threshold) if progress.next_tier else None),
+        "missing": _shown(progress.missing) if progress.next_tier else None,
     }
