@@ -26,6 +26,14 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("shopify_bridge.webhook_events_sweep"),
         name="sweep stored webhook events",
     )
+    # Perform Admin API calls (store credit, tags, discount codes) that no message will:
+    # lost by the broker, retries due in eager mode, a dead worker's lease, an owed result
+    # hook. Each call is claimed under a row lock, so a copy enqueued twice runs once.
+    sender.add_periodic_task(
+        float(settings.ADMIN_CALL_SWEEP_INTERVAL_SECONDS),
+        sender.signature("shopify_bridge.admin_calls_sweep"),
+        name="sweep admin api calls",
+    )
     # Make pending order points spendable once their return window is over. Each run
     # confirms every due order, so the interval is the most a shopper waits past it.
     sender.add_periodic_task(

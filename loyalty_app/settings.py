@@ -228,6 +228,14 @@ WEBHOOK_SWEEP_INTERVAL_SECONDS = env_int("WEBHOOK_SWEEP_INTERVAL_SECONDS", 30)
 WEBHOOK_SWEEP_MAX_QUEUE = env_int("WEBHOOK_SWEEP_MAX_QUEUE", 0)
 WEBHOOK_SWEEP_MAX_WAIT_SECONDS = env_int("WEBHOOK_SWEEP_MAX_WAIT_SECONDS", 600)
 
+# The Admin API outbox (shopify_bridge.outbox): tries per call before it is given up (the
+# backoff doubles from ADMIN_CALL_BACKOFF_SECONDS: 8 tries span about an hour), how long a
+# worker holds a call it performs (longer than the API timeout), how often the sweep runs.
+ADMIN_CALL_MAX_ATTEMPTS = env_int("ADMIN_CALL_MAX_ATTEMPTS", 8)
+ADMIN_CALL_BACKOFF_SECONDS = env_int("ADMIN_CALL_BACKOFF_SECONDS", 30)
+ADMIN_CALL_LEASE_SECONDS = env_int("ADMIN_CALL_LEASE_SECONDS", 120)
+ADMIN_CALL_SWEEP_INTERVAL_SECONDS = env_int("ADMIN_CALL_SWEEP_INTERVAL_SECONDS", 30)
+
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["loyalty_app.api.authentication.ShopTokenAuthentication"],

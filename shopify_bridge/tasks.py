@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import services
+from . import outbox, services
 from .admin_api import AdminApiTransientError
 
 
@@ -25,3 +25,23 @@ def webhook_event_process(event_id: int) -> str:
 @shared_task(name="shopify_bridge.webhook_events_sweep", acks_late=True)
 def webhook_events_sweep() -> int:
     return services.webhook_events_sweep()
+
+
+# Retries of a failed Admin API call are the outbox's own (its backoff, the throttle
+# status); only the database being away retries the task itself.
+@shared_task(
+    name="shopify_bridge.admin_call_perform",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def admin_call_perform(call_id: int) -> str:
+    return outbox.admin_call_perform(call_id=call_id)
+
+
+@shared_task(name="shopify_bridge.admin_calls_sweep", acks_late=True)
+def admin_calls_sweep() -> int:
+    return outbox.admin_calls_sweep()
