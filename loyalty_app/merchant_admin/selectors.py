@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Lower, TruncDate
 
 from loyalty_app.common.time import now
@@ -161,7 +161,6 @@ def onboarding_checklist(*, shop: Shop) -> list[ChecklistStep]:
         "program": Program.objects.filter(shop=OuterRef("pk")),
         "widget": WidgetSettings.objects.filter(shop=OuterRef("pk"), enabled=True),
         "order": Order.objects.filter(shop=OuterRef("pk"), has_snapshot=True, test=False),
-        **_optional_facts(),
     }
     facts = (
         Shop.objects.filter(pk=shop.pk)
@@ -178,22 +177,6 @@ def onboarding_checklist(*, shop: Shop) -> list[ChecklistStep]:
             "Review earning",
         ),
     ]
-    if "reward" in facts:
-        steps.append(
-            ChecklistStep(
-                "reward",
-                "Create a reward",
-                bool(facts["reward"]),
-                "merchant_admin:rewards",
-                "Create a reward",
-            )
-        )
-    if "tiers" in facts:
-        steps.append(
-            ChecklistStep(
-                "tiers", "Define tiers", bool(facts["tiers"]), "merchant_admin:tiers", "Add tiers"
-            )
-        )
     steps += [
         ChecklistStep(
             "widget",
@@ -211,24 +194,6 @@ def onboarding_checklist(*, shop: Shop) -> list[ChecklistStep]:
         ),
     ]
     return steps
-
-
-def _optional_facts() -> dict[str, QuerySet[Any]]:
-    """Checklist facts from the tiers and rewards packages, when they are installed."""
-    facts: dict[str, QuerySet[Any]] = {}
-    try:
-        from loyalty_app.rewards.models import Reward
-    except ImportError:
-        Reward = None  # noqa: N806
-    if Reward is not None:
-        facts["reward"] = Reward.objects.filter(shop=OuterRef("pk"))
-    try:
-        from loyalty_app.tiers.models import Tier
-    except ImportError:
-        Tier = None  # noqa: N806
-    if Tier is not None:
-        facts["tiers"] = Tier.objects.filter(shop=OuterRef("pk"))
-    return facts
 
 
 # --- Customers ----------------------------------------------------------------------

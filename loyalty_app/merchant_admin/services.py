@@ -182,3 +182,27 @@ def widget_settings_update(*, shop: Shop, data: dict[str, Any], actor: str) -> W
                 after={k: v for k, v in after.items() if before[k] != v},
             )
     return row
+
+
+def admin_call_retry(*, shop: Shop, call_id: int, actor: str) -> bool:
+    """Send one of ``shop``'s failed Admin API calls back to the platform's queue, audited.
+    False when the shop has no such failed call (or the platform keeps no outbox)."""
+    from .auth import platform_port  # the port module is chosen by settings
+
+    retry = getattr(platform_port(), "admin_call_retry", None)
+    if retry is None:
+        return False
+    with transaction.atomic():
+        call = retry(shop=shop, call_id=call_id, actor=actor)
+        if not call:
+            return False
+        audit_entry_add(
+            shop=shop,
+            actor=actor,
+            action="admin_call.retry",
+            object_type="admin_api_call",
+            object_id=call_id,
+            before={"status": "failed"},
+            after={"status": "pending"},
+        )
+    return True

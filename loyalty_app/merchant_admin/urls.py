@@ -1,7 +1,24 @@
-"""The embedded merchant admin, under /app/."""
+"""The embedded admin, under /app/. Every view authenticates with the platform's session
+token (``auth.admin_page``)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views import activity, campaigns, customers, home, program, settings
 
 app_name = "merchant_admin"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("program/", program.program, name="program"),
+    path("program/status", program.program_status, name="program-status"),
+    path("campaigns/", campaigns.campaigns, name="campaigns"),
+    path("campaigns/new", campaigns.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", campaigns.campaign_edit, name="campaign"),
+    path("campaigns/<int:campaign_id>/delete", campaigns.campaign_delete, name="campaign-delete"),
+    path("customers/", customers.customers, name="customers"),
+    path("customers/<int:member_id>/", customers.member, name="member"),
+    path("customers/<int:member_id>/adjust", customers.member_adjust, name="member-adjust"),
+    path("activity/", activity.activity, name="activity"),
+    path("activity/calls/<int:call_id>/retry", activity.call_retry, name="call-retry"),
+    path("settings/", settings.settings_page, name="settings"),
+]
