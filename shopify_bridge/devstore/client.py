@@ -37,16 +37,25 @@ def webhook_headers(
 
 @dataclass
 class WebhookSender:
+    """Posts signed webhooks to ``base_url`` + ``/shopify/webhooks``, or to ``endpoint``
+    when given (the receiver's full URL)."""
+
     base_url: str
     secret: str
     shop_domain: str
     timeout: float = 10.0
+    endpoint: str = ""
 
     def __post_init__(self) -> None:
         self.session = requests.Session()
 
     def send(
-        self, topic: str, payload: dict[str, Any], *, webhook_id: str | None = None
+        self,
+        topic: str,
+        payload: dict[str, Any],
+        *,
+        webhook_id: str | None = None,
+        event_id: str | None = None,
     ) -> requests.Response:
         body = json.dumps(payload).encode()
         headers = webhook_headers(
@@ -55,9 +64,10 @@ class WebhookSender:
             topic=topic,
             shop_domain=self.shop_domain,
             webhook_id=webhook_id,
+            event_id=event_id,
         )
         return self.session.post(
-            f"{self.base_url.rstrip('/')}/shopify/webhooks",
+            self.endpoint or f"{self.base_url.rstrip('/')}/shopify/webhooks",
             data=body,
             headers=headers,
             timeout=self.timeout,

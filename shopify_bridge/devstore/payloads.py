@@ -391,3 +391,192 @@ def expected_points(lines: list[LineSpec], refunded: Decimal = Decimal("0")) -> 
 
 def shift(moment: datetime, seconds: int) -> datetime:
     return moment + timedelta(seconds=seconds)
+
+
+# --- a seeded stream of a shop's order webhooks (``manage.py devstore orders``) ----------
+
+ORDER_ID_BASE = 5_000_000_000
+CUSTOMER_ID_BASE = 8_000_000_000
+REFUND_ID_BASE = 6_000_000_000
+STREAM_PRODUCT_ID_BASE = 9_300_000_000
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Frances", "Donald")
+LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Allen", "Knuth")
+SHIPPING_PRICES = (Decimal("0"), Decimal("4.99"), Decimal("9.99"))
+TAX_RATES = (Decimal("0"), Decimal("0.08"), Decimal("0.20"))
+PRICES = (Decimal("6.49"), Decimal("13.50"), Decimal("24.00"), Decimal("32.00"), Decimal("59.00"))
+
+
+@dataclass(frozen=True)
+class StreamProduct:
+    """A product a simulated shopper can buy."""
+
+    product_id: int
+    title: str
+    sku: str
+    product_type: str = ""
+    vendor: str = "Demo Roasters"
+    price: Decimal = Decimal("24.00")
+
+
+def builtin_products() -> list[StreamProduct]:
+    """The small catalogue used when the simulated shop has no products of its own."""
+    return [
+        StreamProduct(STREAM_PRODUCT_ID_BASE + index, title, sku, product_type, price=price)
+        for index, (title, sku, product_type, price) in enumerate(PRODUCTS)
+    ]
+
+
+def product_price(product_id: int) -> Decimal:
+    """A stable price for a product that has none of its own (the simulator stores none)."""
+    return random.Random(product_id).choice(PRICES)  # noqa: S311 - a demo price, not a secret
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook to send: its topic, body and the webhook id that makes it unique."""
+
+    topic: str
+    payload: dict[str, Any]
+    webhook_id: str
+
+
+@dataclass
+class OrderStream:
+    deliveries: list[Delivery]
+    customers: int
+    orders: int
+    refunds: int
+
+
+def _stream_lines(rng: random.Random, products: list[StreamProduct]) -> list[LineSpec]:
+    lines = []
+    for product in rng.sample(products, min(len(products), rng.randint(1, 4))):
+        quantity = rng.choice([1, 1, 1, 2, 3])
+        discount = Decimal("0")
+        if rng.random() < 0.25:
+            percent = Decimal(rng.choice([5, 10, 15, 20]))
+            discount = (product.price * quantity * percent / 100).quantize(CENT)
+        lines.append(
+            LineSpec(
+                price=product.price,
+                quantity=quantity,
+                discount=discount,
+                title=product.title,
+                sku=product.sku,
+                product_type=product.product_type,
+                product_id=product.product_id,
+                variant_id=product.product_id * 10 + 1,
+                vendor=product.vendor,
+            )
+        )
+    if rng.random() < 0.05:
+        title, sku, product_type, price = GIFT_CARD
+        lines.append(
+            LineSpec(
+                price=price,
+                gift_card=True,
+                title=title,
+                sku=sku,
+                product_type=product_type,
+                product_id=STREAM_PRODUCT_ID_BASE - 1,
+                variant_id=(STREAM_PRODUCT_ID_BASE - 1) * 10 + 1,
+            )
+        )
+    return lines
+
+
+def order_stream(
+    *,
+    seed: int,
+    count: int,
+    customers: int,
+    refund_rate: float,
+    products: list[StreamProduct],
+    when: datetime,
+    currency: str = "USD",
+) -> OrderStream:
+    """``count`` orders of ``customers`` shoppers as a shop would send them: a
+    customers/create before a shopper's first order, orders/create (pending) then
+    orders/paid for each order, and for about ``refund_rate`` of them a refunds/create
+    of part of one line.
+
+    Everything but the timestamps is a function of ``seed`` (ids, shoppers, baskets,
+    discounts, shipping, tax, gift cards, refunds), and every webhook id is too, so a
+    second run with the same seed is recognised as redeliveries. Timestamps start at
+    ``when`` (the orders are placed "now", under the program in force).
+    """
+    rng = random.Random(seed)  # noqa: S311 - a seeded stream, not a secret
+    id_base = seed * 1_000_000
+    people = max(1, customers)
+    created: set[int] = set()
+    deliveries: list[Delivery] = []
+    refunds = 0
+    for number in range(count):
+        moment = when + timedelta(seconds=number)
+        index = rng.randrange(people)
+        customer_id = CUSTOMER_ID_BASE + id_base + index
+        first, last = FIRST_NAMES[index % len(FIRST_NAMES)], LAST_NAMES[index % len(LAST_NAMES)]
+        email = f"{first}.{last}.{seed}-{index}@example.com".lower()
+        if customer_id not in created:
+            created.add(customer_id)
+            deliveries.append(
+                Delivery(
+                    "customers/create",
+                    customer_payload(
+                        customer_id=customer_id,
+                        email=email,
+                        first_name=first,
+                        last_name=last,
+                        currency=currency,
+                        when=moment,
+                    ),
+                    f"devstore-{seed}-customer-{index}",
+                )
+            )
+        order_id = ORDER_ID_BASE + id_base + number
+        lines = _stream_lines(rng, products)
+        details = {
+            "order_id": order_id,
+            "lines": lines,
+            "customer_id": customer_id,
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "currency": currency,
+            "shipping": rng.choice(SHIPPING_PRICES),
+            "tax_rate": rng.choice(TAX_RATES),
+            "created_at": moment,
+            "discount_code": "WELCOME10" if any(line.discount for line in lines) else None,
+        }
+        deliveries.append(
+            Delivery(
+                "orders/create",
+                order_payload(**details, financial_status="pending"),
+                f"devstore-{seed}-order-{number}-create",
+            )
+        )
+        deliveries.append(
+            Delivery(
+                "orders/paid",
+                order_payload(**details, financial_status="paid", updated_at=shift(moment, 1)),
+                f"devstore-{seed}-order-{number}-paid",
+            )
+        )
+        refundable = [(i, line) for i, line in enumerate(lines) if not line.gift_card]
+        if refundable and rng.random() < refund_rate:
+            position, line = rng.choice(refundable)
+            refunds += 1
+            deliveries.append(
+                Delivery(
+                    "refunds/create",
+                    refund_payload(
+                        refund_id=REFUND_ID_BASE + id_base + number,
+                        order_id=order_id,
+                        lines=[(line_id_for(order_id, position), line, 1)],
+                        currency=currency,
+                        created_at=shift(moment, 2),
+                    ),
+                    f"devstore-{seed}-order-{number}-refund",
+                )
+            )
+    return OrderStream(deliveries=deliveries, customers=len(created), orders=count, refunds=refunds)
