@@ -283,7 +283,7 @@ def _grant_from(response: requests.Response, *, shop: str, what: str) -> AccessG
             pass
         raise GrantRefused(
             f"{shop} refused the {what} (HTTP {response.status_code}"
-            f"{': ' + reason if reason else ''}). Start the install again."
+            f"{': ' + reason if reason else ''})."
         )
     try:
         body = response.json()
