@@ -57,6 +57,7 @@ class RewardListApi(APIView):
             OpenApiParameter("include_archived", OpenApiTypes.BOOL, description="default false")
         ],
         responses={200: OpenApiTypes.OBJECT},
+        operation_id="v1_rewards_list",
         summary="The shop's rewards in catalog order",
     )
     def get(self, request: Request) -> Response:

@@ -336,6 +336,11 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/customers/{customer_id}/birthday/",
         "/api/v1/imports/",
         "/api/v1/imports/{job_id}/",
+        "/api/v1/tiers/",
+        "/api/v1/tiers/preview/",
+        "/api/v1/customers/{customer_id}/tier-progress/",
+        "/api/v1/rewards/",
+        "/api/v1/rewards/{reward_id}/",
     }
     assert list(paths["/api/v1/customers/{customer_id}/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/ledger/"]) == ["get"]
