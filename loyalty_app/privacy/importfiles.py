@@ -82,8 +82,9 @@ def import_lines_about(content: bytes, subject: Subject) -> list[dict[str, Any]]
     return found
 
 
-def _line_blank(line: str, delimiter: str, subject: Subject) -> str:
-    """The line with every cell that names the subject emptied (other cells kept)."""
+def _line_blank(line: str, delimiter: str, subject: Subject, identity: frozenset[int]) -> str:
+    """The line with its identity cells (customer id and email: on a line about the
+    subject, both are theirs) and every cell naming the subject emptied; the rest kept."""
     cells = next(csv.reader([line], delimiter=delimiter), [])
     if not any(subject.cell_matches(cell) for cell in cells):
         # Unreadable, or the mention is not a whole cell: nothing of the line is kept. A
@@ -91,7 +92,8 @@ def _line_blank(line: str, delimiter: str, subject: Subject) -> str:
         return "redacted"
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="").writerow(
-        "" if subject.cell_matches(cell) else cell for cell in cells
+        "" if index in identity or subject.cell_matches(cell) else cell
+        for index, cell in enumerate(cells)
     )
     return out.getvalue()
 
@@ -110,6 +112,9 @@ def import_content_scrub(content: bytes, subject: Subject) -> tuple[bytes, list[
     except FileError:
         return content, []
     delimiter = parsed.columns.delimiter
+    identity = frozenset(
+        i for i in (parsed.columns.customer_id, parsed.columns.email) if i is not None
+    )
     hit: set[int] = set()
     for item in file_rows(parsed):
         if isinstance(item, Row):
@@ -131,7 +136,7 @@ def import_content_scrub(content: bytes, subject: Subject) -> tuple[bytes, list[
         index = number - 1
         ending = "\r" if lines[index].endswith("\r") else ""
         body = lines[index][:-1] if ending else lines[index]
-        lines[index] = _line_blank(body, delimiter, subject) + ending
+        lines[index] = _line_blank(body, delimiter, subject, identity) + ending
     scrubbed = separator.join(lines).encode()
     if content.startswith(_BOM):
         scrubbed = _BOM + scrubbed
