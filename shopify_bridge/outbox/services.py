@@ -244,8 +244,9 @@ def admin_call_perform(*, call_id: int) -> str:
     """Perform a recorded call once and record its outcome.
 
     Returns "done", "failed" (given up), "retry" (a transient error; tried again later),
-    "throttled" (tried again once the bucket holds its cost), or why nothing was sent
-    (see ``_claim``). Slow I/O: the caller holds no transaction.
+    "throttled" (tried again once the bucket holds its cost), "hook" / "hook_failed" (only
+    the owed result hook was run), or why nothing was sent (see ``_claim``). Slow I/O: the
+    caller holds no transaction.
     """
     claimed = _claim(call_id)
     if claimed == "hook":
@@ -407,7 +408,7 @@ def _hook_run(call_id: int) -> str:
             )
             return "hook_failed"
         AdminApiCall.objects.filter(pk=call.pk).update(next_attempt_at=None, updated_at=now())
-    return "done" if ok else "failed"
+    return "hook"
 
 
 def admin_call_retry(*, shop: Shop, call_id: int, actor: str) -> AdminApiCall:
