@@ -341,6 +341,8 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/customers/{customer_id}/tier-progress/",
         "/api/v1/rewards/",
         "/api/v1/rewards/{reward_id}/",
+        "/api/v1/data-requests/",
+        "/api/v1/data-requests/{data_request_id}/",
     }
     assert list(paths["/api/v1/customers/{customer_id}/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/ledger/"]) == ["get"]
