@@ -521,3 +521,17 @@ def test_a_call_that_cannot_be_performed_is_refused_when_recorded(shop, changes,
         admin_call_enqueue(**arguments)
 
     assert not AdminApiCall.objects.exists()
+
+
+def test_concurrent_records_of_one_key_are_one_call(shop, simulator, held):
+    # given eight services recording the same call at the same moment, each in its own
+    # transaction
+    simulator.install(shop.shop)
+
+    results, errors = run_concurrently(lambda _: enqueue_tag(shop.shop).pk, 8)
+
+    # then the unique key let one row through and every caller got it
+    assert errors == []
+    assert len(set(results)) == 1
+    assert AdminApiCall.objects.count() == 1
+    assert [call_id for call_id, _ in held] == [results[0]]
