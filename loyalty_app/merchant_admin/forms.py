@@ -76,8 +76,8 @@ class FormErrors:
     def __bool__(self) -> bool:
         return bool(self.by_input)
 
-    def get(self, name: str) -> str:
-        return self.by_input.get(name, "")
+    def get(self, name: str, default: str = "") -> str:
+        return self.by_input.get(name, default)
 
 
 # --- Program --------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 
 from loyalty_app.earning.models import Campaign, Program
@@ -185,24 +185,31 @@ def widget_settings_update(*, shop: Shop, data: dict[str, Any], actor: str) -> W
 
 
 def admin_call_retry(*, shop: Shop, call_id: int, actor: str) -> bool:
-    """Send one of ``shop``'s failed Admin API calls back to the platform's queue, audited.
-    False when the shop has no such failed call (or the platform keeps no outbox)."""
+    """Send one of ``shop``'s failed Admin API calls back to the platform's queue, audited
+    in the same transaction. False when the shop has no such call, when it is not a failed
+    one, or when the platform keeps no outbox."""
     from .auth import platform_port  # the port module is chosen by settings
 
-    retry = getattr(platform_port(), "admin_call_retry", None)
+    port = platform_port()
+    retry = getattr(port, "admin_call_retry", None)
     if retry is None:
         return False
-    with transaction.atomic():
-        call = retry(shop=shop, call_id=call_id, actor=actor)
-        if not call:
-            return False
-        audit_entry_add(
-            shop=shop,
-            actor=actor,
-            action="admin_call.retry",
-            object_type="admin_api_call",
-            object_id=call_id,
-            before={"status": "failed"},
-            after={"status": "pending"},
-        )
+    refused: tuple[type[BaseException], ...] = (ObjectDoesNotExist,)
+    not_retryable = getattr(port, "AdminCallNotRetryable", None)
+    if isinstance(not_retryable, type) and issubclass(not_retryable, Exception):
+        refused += (not_retryable,)
+    try:
+        with transaction.atomic():
+            retry(shop=shop, call_id=call_id, actor=actor)
+            audit_entry_add(
+                shop=shop,
+                actor=actor,
+                action="admin_call.retry",
+                object_type="admin_api_call",
+                object_id=call_id,
+                before={"status": "failed"},
+                after={"status": "pending"},
+            )
+    except refused:
+        return False
     return True
