@@ -13,13 +13,16 @@ in the other. Nothing replaces the client library; only where it connects change
     it issued, its GraphQL rate-limit bucket (2000 points, 100 points/s, enforced unless
     switched off), and the failures it was told to serve (``fail_mode``: HTTP 503 or 500,
     a THROTTLED answer, a slow answer; ``fail_remaining`` calls). ``DevStoreProduct`` holds
-    its products with type, vendor, tags and collections.
+    its products with type, vendor, tags and collections; the other ``DevStore*`` tables
+    hold what the app's mutations changed (webhook subscriptions, tags, metafields, store
+    credit, discount codes, usage records) and ``DevStoreMutation`` every mutation received.
   - ``views``: ``POST /devstore/<shop>/admin/api/<version>/graphql.json``, checking
     ``X-Shopify-Access-Token`` and answering with Shopify's shapes, including
     ``extensions.cost.throttleStatus`` and the single-query cost limit.
   - ``graphql``: a small GraphQL reader and executor (the language the app sends);
-    ``schema``: the query root (``nodes``, ``node``, ``shop``) and the mutation root, where
-    the reward mutations (discount codes, store credit) will go; OAuth's endpoints will sit
+    ``schema``: the query root (``nodes``, ``node``, ``shop``, ``customer``,
+    ``webhookSubscriptions``, ...) and the mutation root (the mutations the app sends,
+    with Shopify's userErrors); OAuth's endpoints will sit
     beside ``views.admin_graphql`` under the same ``/devstore/<shop>/admin/`` prefix.
   - ``services`` and ``manage.py devstore``: install the app on a simulated shop (the
     store issues a token and the app keeps it, as OAuth will), put products, make it fail,
