@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import ActionEvent, Campaign, Order, OrderRefund, Program
@@ -133,8 +134,8 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
 
     The members the request names (``members_of_customer``) lose email, names, birthday
     and customer id (``_member_anonymize``); personal fields in their member events go,
-    as do their actions' reported data, and the lines of stored import files that name
-    them. Their ledger entries, balance and orders stay, so the shop's totals do not
+    as do their actions' reported data, the lines of stored import files that name
+    them, and the answers to their earlier data requests. Their ledger entries, balance and orders stay, so the shop's totals do not
     move. Free text a merchant typed into a ledger reason stays as written: the ledger
     is append-only.
 
@@ -160,6 +161,16 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
         for name, count in _member_anonymize(member).items():
             summary[name] += count
     summary["import_lines"] = _imports_scrub(shop=shop, subject=subject)
+    # Earlier answers to the customer's data requests hold everything: they go too (the
+    # request's id and dates stay, so the merchant sees it was answered).
+    asked = Q(customer_id__in=subject.customer_ids)
+    for address in subject.emails:
+        asked |= Q(email__iexact=address)
+    summary["data_requests"] = (
+        DataRequest.objects.filter(shop=shop)
+        .filter(asked)
+        .update(customer_id="", email="", data={"redacted": True})
+    )
     member_orders = list(
         Order.objects.filter(shop=shop, member__in=members).values_list("external_id", flat=True)
     )

@@ -10,7 +10,7 @@ from loyalty_app.imports.services import import_job_create, import_job_run
 from loyalty_app.members.models import Member
 from loyalty_app.members.services import member_join_by_email
 from loyalty_app.privacy.importfiles import Subject, import_content_scrub, import_lines_about
-from loyalty_app.privacy.models import CustomerRedaction
+from loyalty_app.privacy.models import CustomerRedaction, DataRequest
 from loyalty_app.privacy.services import customer_redact, data_request_record
 from tests.concurrency import run_concurrently
 
@@ -128,3 +128,26 @@ def test_concurrent_deliveries_of_one_redaction_record_it_once(shop):
     assert {r.record.pk for r in results} == {record.pk}
     assert [r.created for r in results].count(True) == 1
     assert Member.objects.get(pk=record.member_id).points_balance == 120
+
+
+def test_a_redaction_blanks_the_answers_to_the_customers_earlier_data_requests(shop):
+    # Given a data request answered for ann, and one for bob
+    imported(shop)
+    for request_id, customer_id, email in (("1", "301", "ann@example.com"), ("2", "302", "")):
+        data_request_record(
+            shop=shop.shop,
+            request_id=request_id,
+            customer_id=customer_id,
+            email=email,
+            order_ids=[],
+        )
+
+    # When ann is redacted
+    customer_redact(shop=shop.shop, customer_id="301", email="ann@example.com", order_ids=[])
+
+    # Then her request keeps its id and dates but nothing about her; bob's is untouched
+    ann = DataRequest.objects.get(request_id="1")
+    assert (ann.customer_id, ann.email, ann.data) == ("", "", {"redacted": True})
+    assert ann.completed_at is not None
+    bob = DataRequest.objects.get(request_id="2")
+    assert bob.data["members"][0]["points_balance"] == 80
