@@ -7,14 +7,21 @@ No browser is downloaded: Playwright launches the system's ``chromium`` (or
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from django.conf import settings
+
+from shopify_bridge.devstore.client import webhook_headers
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SHOP = "delta-store.myshopify.com"
 
 # Playwright's sync API runs an event loop in the test thread; the tests still use the
 # ORM synchronously between browser steps, which Django allows only when told so.
@@ -67,3 +74,27 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def embedded_app(live_server: Any, settings: Any) -> str:
+    """The app and the simulated store on one live server: OAuth's redirect URL, the
+    store admin's frame and the Admin API all point at it. Returns its base URL."""
+    settings.SHOPIFY_APP_URL = live_server.url
+    settings.SHOPIFY_ADMIN_API_ORIGIN = live_server.url + "/devstore/{shop}"
+    settings.SHOPIFY_ADMIN_API_TIMEOUT_SECONDS = 5
+    return str(live_server.url)
+
+
+def app_frame(page: Any) -> Any:
+    """The embedded app inside the simulated store admin's page."""
+    return page.frame_locator("#app-frame")
+
+
+def send_webhook(app_url: str, topic: str, payload: dict[str, Any], *, shop: str = SHOP) -> Any:
+    """A webhook signed with the app's secret, posted over HTTP as the store sends it."""
+    body = json.dumps(payload).encode()
+    headers = webhook_headers(
+        body=body, secret=settings.SHOPIFY_API_SECRET, topic=topic, shop_domain=shop
+    )
+    return requests.post(f"{app_url}/shopify/webhooks", data=body, headers=headers, timeout=10)

@@ -1,0 +1,121 @@
+"""A merchant's first session in a real browser: install through the simulated store's
+OAuth, then configure the program and look after a customer inside the store admin's
+frame, every request carrying a session token that App Bridge (the simulator's stand-in)
+hands the app."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from loyalty_app.ledger.models import LedgerEntry
+from loyalty_app.members.models import Member
+from loyalty_app.shops.models import Shop
+from shopify_bridge.devstore.payloads import LineSpec, customer_payload, order_payload
+
+from .conftest import SHOP, app_frame, screenshot, send_webhook
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CUSTOMER_ID = 7_700_001
+CUSTOMER_EMAIL = "grace.hopper@example.com"
+
+
+def seed_customer_with_an_order(app_url: str) -> None:
+    """A customer who bought for 120.00 (120 points under the default program), sent as
+    the store sends it: signed customers/create and orders/paid webhooks over HTTP."""
+    customer = customer_payload(
+        customer_id=CUSTOMER_ID, email=CUSTOMER_EMAIL, first_name="Grace", last_name="Hopper"
+    )
+    assert send_webhook(app_url, "customers/create", customer).status_code == 200
+    order = order_payload(
+        order_id=9_100_001,
+        lines=[LineSpec(price=Decimal("40.00"), quantity=3, title="House Blend Coffee 1kg")],
+        customer_id=CUSTOMER_ID,
+        email=CUSTOMER_EMAIL,
+        first_name="Grace",
+        last_name="Hopper",
+    )
+    assert send_webhook(app_url, "orders/paid", order).status_code == 200
+
+
+def test_a_merchant_installs_configures_the_program_and_adjusts_a_customers_points(
+    page, embedded_app
+):
+    # Given a store without the app: the merchant starts the install
+    page.goto(f"{embedded_app}/shopify/install?shop={SHOP}")
+
+    # Then the store's grant screen names the app and what it may do
+    expect(page.get_by_role("heading", name=re.compile(r"^Install "))).to_be_visible()
+    expect(page.get_by_text(SHOP, exact=True)).to_be_visible()
+    screenshot(page, "01-grant-screen")
+
+    # When the merchant presses Install
+    page.get_by_role("button", name="Install").click()
+
+    # Then the store admin opens with the app in its frame, on Home
+    page.wait_for_url(re.compile(rf"/devstore/{re.escape(SHOP)}/admin/apps/"))
+    app = app_frame(page)
+    expect(app.get_by_role("heading", name="Home", level=1)).to_be_visible()
+    expect(app.get_by_test_id("program-status")).to_have_text("Live")
+    assert Shop.objects.get(domain=SHOP).is_installed
+    screenshot(page, "02-home")
+
+    # Given a customer who has ordered since
+    seed_customer_with_an_order(embedded_app)
+    member = Member.objects.get(shop__domain=SHOP, external_id=str(CUSTOMER_ID))
+    assert member.points_balance == 120
+
+    # When the merchant doubles the earn rate on Program
+    app.get_by_test_id("nav-program").click()
+    expect(app.get_by_role("heading", name="Program", level=1)).to_be_visible()
+    app.get_by_label(re.compile(r"^Points per unit of currency")).fill("2")
+    app.get_by_test_id("save-program").click()
+
+    # Then the page comes back with the new rate and a toast
+    expect(app.get_by_test_id("toast")).to_have_text("Program saved")
+    expect(app.get_by_test_id("toast")).to_be_visible()
+    expect(app.get_by_label(re.compile(r"^Points per unit of currency"))).to_have_value("2")
+    screenshot(page, "03-program-saved")
+
+    # When the merchant looks the customer up by email on Customers
+    app.get_by_test_id("nav-customers").click()
+    app.get_by_test_id("customer-search").fill(CUSTOMER_EMAIL)
+    app.get_by_test_id("customer-search-submit").click()
+
+    # Then the customer is the one match, with their points
+    rows = app.get_by_test_id("customers-table").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(CUSTOMER_EMAIL)
+    expect(rows.first).to_contain_text("120")
+    screenshot(page, "06-customer-search")
+
+    # When the merchant opens their page
+    app.get_by_test_id("customer-link").click()
+
+    # Then the balance and the order's points are there
+    expect(app.get_by_role("heading", name="Grace Hopper", level=1)).to_be_visible()
+    expect(app.get_by_test_id("member-balance")).to_have_text("120")
+    expect(app.get_by_test_id("ledger-table").locator("tbody tr")).to_have_count(1)
+    screenshot(page, "07-member")
+
+    # When the merchant adds 30 points with a reason
+    app.get_by_test_id("adjust-points").fill("30")
+    app.get_by_test_id("adjust-reason").fill("Parcel arrived late")
+    app.get_by_test_id("adjust-submit").click()
+
+    # Then the toast confirms, the balance is 150 and the history shows the adjustment
+    expect(app.get_by_test_id("toast")).to_have_text("Points adjusted")
+    expect(app.get_by_test_id("member-balance")).to_have_text("150")
+    newest = app.get_by_test_id("ledger-table").locator("tbody tr").first
+    expect(newest).to_contain_text("Parcel arrived late")
+    expect(newest).to_contain_text("+30")
+    expect(newest).to_contain_text("150")
+    screenshot(page, "08-points-adjusted")
+    # And the ledger holds one adjustment, made by the store's staff user
+    adjustment = LedgerEntry.objects.get(member=member, kind=LedgerEntry.Kind.ADJUSTMENT)
+    assert (adjustment.points, adjustment.reason) == (30, "Parcel arrived late")
+    assert adjustment.actor.startswith("staff:")
