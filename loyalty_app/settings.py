@@ -280,6 +280,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.server": {"level": os.environ.get("LOG_LEVEL", "INFO")},
-        "celery": {"level": "INFO"},
+        "celery": {"level": os.environ.get("LOG_LEVEL", "INFO")},
     },
 }

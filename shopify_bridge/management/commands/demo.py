@@ -1,4 +1,5 @@
-"""`manage.py demo`: a demo shop fed with realistic signed webhooks over real HTTP, then served."""
+"""`manage.py demo`: the app installed in a simulated shop through OAuth, a program to look
+at, realistic signed webhooks over real HTTP, then served."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from loyalty_app.shops.services import shop_create
+from loyalty_app.shops.models import Shop
+from loyalty_app.shops.services import api_token_issue
 from shopify_bridge.devstore.client import WebhookSender
+from shopify_bridge.devstore.demo_program import demo_program_setup
+from shopify_bridge.devstore.installer import devstore_oauth_install
 from shopify_bridge.devstore.payloads import (
     LineSpec,
     customer_payload,
@@ -187,7 +193,6 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: Any) -> None:
         host, port = options["host"], options["port"]
         base = f"http://{host}:{port}"
-        created = shop_create(domain=DEMO_DOMAIN, name="Demo Roasters")
         password = secrets.token_urlsafe(9)
         user_model = get_user_model()
         admin, _ = user_model.objects.get_or_create(
@@ -196,7 +201,14 @@ class Command(BaseCommand):
         admin.set_password(password)
         admin.save()
 
-        env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+        # The app and the simulated shop live in one server: tell both where it is.
+        env = {
+            **os.environ,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+            "SHOPIFY_APP_URL": os.environ.get("SHOPIFY_APP_URL") or base,
+            "SHOPIFY_ADMIN_API_ORIGIN": os.environ.get("SHOPIFY_ADMIN_API_ORIGIN")
+            or f"{base}/devstore/{{shop}}",
+        }
         server = subprocess.Popen(  # noqa: S603 - our own manage.py with fixed arguments
             [sys.executable, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
             cwd=settings.BASE_DIR,
@@ -204,6 +216,14 @@ class Command(BaseCommand):
         )
         try:
             self._wait_for(host, port, server)
+            self.stdout.write("==> installing the app in the demo shop through OAuth")
+            installed = devstore_oauth_install(app_url=env["SHOPIFY_APP_URL"], shop=DEMO_DOMAIN)
+            for step in installed["steps"]:
+                self.stdout.write(f"    {step['method']:<4} {step['path']} -> {step['status']}")
+            shop = Shop.objects.get(domain=DEMO_DOMAIN)
+            api_token = api_token_issue(shop=shop, name="demo")
+            demo_program_setup(shop=shop)
+
             sender = WebhookSender(
                 base_url=base, secret=settings.SHOPIFY_API_SECRET, shop_domain=DEMO_DOMAIN
             )
@@ -213,7 +233,25 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    {topic:<18} {webhook_id:<12} -> {response.status_code} {response.json()}"
                 )
-            auth = {"Authorization": f"Bearer {created.api_token}"}
+            self.stdout.write("==> more shoppers: `manage.py devstore orders` (seeded)")
+            more = StringIO()
+            call_command(
+                "devstore",
+                "orders",
+                "--shop",
+                DEMO_DOMAIN,
+                "--count",
+                "60",
+                "--customers",
+                "24",
+                "--seed",
+                "2026",
+                "--url",
+                f"{base}/shopify/webhooks",
+                stdout=more,
+            )
+            self.stdout.write(f"    {more.getvalue().strip()}")
+            auth = {"Authorization": f"Bearer {api_token}"}
             self.stdout.write("==> balances, read back through the merchant API")
             for customer_id in (7001, 7002, 7003):
                 body = requests.get(
@@ -222,17 +260,20 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    customer {customer_id} {body.get('email', ''):<20} {body.get('points_balance')} points"
                 )
+            store_admin = f"{base}/devstore/{DEMO_DOMAIN}/admin/apps/{settings.SHOPIFY_API_KEY}"
             self.stdout.write(
                 "\n".join(
                     [
                         "",
                         f"The loyalty app is running at {base}",
+                        f"  merchant admin: {store_admin}",
+                        "                  (the simulated store admin, framing the app as Shopify does)",
                         f"  shop:           {DEMO_DOMAIN}",
-                        f"  API token:      {created.api_token}",
-                        f"  a customer:     curl -H 'Authorization: Bearer {created.api_token}' {base}/api/v1/customers/7001",
-                        f"  their ledger:   curl -H 'Authorization: Bearer {created.api_token}' {base}/api/v1/customers/7001/ledger",
+                        f"  API token:      {api_token}",
+                        f"  a customer:     curl -H 'Authorization: Bearer {api_token}' {base}/api/v1/customers/7001",
+                        f"  their ledger:   curl -H 'Authorization: Bearer {api_token}' {base}/api/v1/customers/7001/ledger",
                         f"  OpenAPI schema: {base}/api/schema/",
-                        f"  admin:          {base}/admin/  (user admin, password {password})",
+                        f"  Django admin:   {base}/admin/  (user admin, password {password})",
                         f"  webhooks:       POST {base}/shopify/webhooks (signed with SHOPIFY_API_SECRET, dev default 'dev-api-secret')",
                         "Press Ctrl-C to stop.",
                     ]
