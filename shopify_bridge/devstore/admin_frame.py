@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from shopify_bridge.embedded import session_token_mint
 
 from .models import DevStore
-from .oauth import APP_NAME, admin_host_param, shopify_hmac, store_domain_or_404
+from .oauth import admin_host_param, shopify_hmac, store_chrome, store_domain_or_404
 
 # Parameters the admin sets on the frame's URL itself; a caller's query cannot replace them.
 _FRAME_PARAMS = ("embedded", "host", "hmac", "id_token", "locale", "session", "shop", "timestamp")
@@ -81,16 +81,6 @@ def _install_url(shop: str) -> str:
     return f"{settings.SHOPIFY_APP_URL}/shopify/install?{urlencode({'shop': shop})}"
 
 
-def _chrome(shop: str) -> dict[str, str]:
-    return {
-        "shop": shop,
-        "shop_name": shop.split(".")[0].replace("-", " ").title(),
-        "shop_initials": "".join(w[0] for w in shop.split(".")[0].split("-")[:2]).upper(),
-        "app_name": APP_NAME,
-        "api_key": settings.SHOPIFY_API_KEY,
-    }
-
-
 @require_GET
 def store_home(request: HttpRequest, shop: str) -> HttpResponse:
     if not settings.DEVSTORE_ENABLED:
@@ -100,7 +90,7 @@ def store_home(request: HttpRequest, shop: str) -> HttpResponse:
         request,
         "devstore/admin_home.html",
         {
-            **_chrome(shop),
+            **store_chrome(shop),
             "installed": _installed(shop),
             "install_url": _install_url(shop),
             "app_url": f"/devstore/{shop}/admin/apps/{settings.SHOPIFY_API_KEY}",
@@ -116,7 +106,7 @@ def app_frame(request: HttpRequest, shop: str, api_key: str, path: str = "") -> 
     _app_or_404(api_key)
     installed = _installed(shop)
     context = {
-        **_chrome(shop),
+        **store_chrome(shop),
         "installed": installed,
         "install_url": _install_url(shop),
         "frame_src": (
@@ -126,6 +116,7 @@ def app_frame(request: HttpRequest, shop: str, api_key: str, path: str = "") -> 
         ),
         "app_origin": _app_origin(),
         "token_url": f"/devstore/{shop}/admin/apps/{api_key}/id_token",
+        "admin_base": f"/devstore/{shop}/admin/apps/{api_key}",
     }
     response = render(request, "devstore/admin_app.html", context)
     response["Cache-Control"] = "no-store"

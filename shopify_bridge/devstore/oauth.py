@@ -109,6 +109,18 @@ def store_domain_or_404(shop: str) -> str:
     return str(domain)
 
 
+def store_chrome(shop: str) -> dict[str, str]:
+    """What the simulated admin's top bar and navigation show for a store."""
+    name = shop.split(".")[0]
+    return {
+        "shop": shop,
+        "shop_name": name.replace("-", " ").title(),
+        "shop_initials": "".join(word[:1] for word in name.split("-")[:2]).upper(),
+        "app_name": APP_NAME,
+        "api_key": settings.SHOPIFY_API_KEY,
+    }
+
+
 def _redirect_uri_allowed(uri: str) -> bool:
     """Under the app's URL: same scheme and host, path inside the app's path."""
     if not uri or not settings.SHOPIFY_APP_URL:
@@ -132,7 +144,7 @@ def _refuse_page(request: HttpRequest, shop: str, message: str) -> HttpResponse:
     return render(
         request,
         "devstore/oauth_error.html",
-        {"shop": shop, "message": message, "app_name": APP_NAME},
+        {**store_chrome(shop), "message": message},
         status=400,
     )
 
@@ -180,9 +192,7 @@ def authorize(request: HttpRequest, shop: str) -> HttpResponse:
         request,
         "devstore/grant.html",
         {
-            "shop": shop,
-            "shop_name": shop.split(".")[0],
-            "app_name": APP_NAME,
+            **store_chrome(shop),
             "app_host": urlsplit(redirect_uri).netloc,
             "scopes": [scope_in_words(s) for s in scopes],
             "grant": grant,

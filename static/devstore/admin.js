@@ -40,6 +40,37 @@
     setTimeout(function () { toast.remove(); }, Math.min(Math.max(Number(duration) || 5000, 1000), 20000));
   }
 
+  // The app's pages as admin addresses: /app/<path> opens as <admin app URL>/<path>.
+  var adminBase = frame.dataset.adminBase;
+  var subnav = document.getElementById("app-subnav");
+
+  function adminPath(appPath) {
+    if (typeof appPath !== "string" || appPath.indexOf("/app/") !== 0) return null;
+    return adminBase + "/" + appPath.slice("/app/".length);
+  }
+
+  function showNavigation(items, current) {
+    var here = adminPath(current);
+    if (here && here !== window.location.pathname) {
+      window.history.replaceState(null, "", here); // the address bar follows the app, as in Shopify
+    }
+    if (!subnav || !Array.isArray(items)) return;
+    subnav.textContent = "";
+    items.slice(0, 20).forEach(function (item) {
+      var url;
+      try { url = new URL(String(item.href), appOrigin); } catch (e) { return; }
+      var target = url.origin === appOrigin ? adminPath(url.pathname) : null;
+      if (!target) return;
+      var li = document.createElement("li");
+      var a = document.createElement("a");
+      a.href = target;
+      a.textContent = String(item.label || "").slice(0, 60);
+      if (url.pathname === current) a.setAttribute("aria-current", "page");
+      li.appendChild(a);
+      subnav.appendChild(li);
+    });
+  }
+
   window.addEventListener("message", function (event) {
     if (event.origin !== appOrigin || event.source !== frame.contentWindow) return;
     var data = event.data;
@@ -52,6 +83,8 @@
       });
     } else if (data.type === "devstore:toast") {
       showToast(data.message, Boolean(data.isError), data.duration);
+    } else if (data.type === "devstore:navigation") {
+      showNavigation(data.items, data.current);
     }
   });
 })();

@@ -8,6 +8,7 @@
  *   shopify.idToken()  a Promise of a fresh session token, asked from the store admin
  *                      (the parent window) by postMessage
  *   shopify.toast.show(message, {isError, duration})
+ *   <ui-nav-menu>      hidden in the app; its links go to the store admin's navigation
  *
  * and, like App Bridge, adds "Authorization: Bearer <session token>" to the page's own
  * fetch() calls to its origin.
@@ -120,6 +121,32 @@
         return nativeFetch(input, Object.assign({}, init || {}, { headers: headers }));
       });
     };
+  }
+
+  // App Bridge shows <ui-nav-menu>'s links in the admin's navigation, not in the app: hide
+  // the element here and hand its links (and the page now open) to the store admin.
+  var style = document.createElement("style");
+  style.textContent = "ui-nav-menu { display: none !important; }";
+  (document.head || document.documentElement).appendChild(style);
+
+  function announceNavigation() {
+    if (!framed || !adminOrigin) return;
+    var items = [];
+    var links = document.querySelectorAll("ui-nav-menu a");
+    for (var i = 0; i < links.length; i += 1) {
+      if (links[i].getAttribute("rel") === "home") continue; // the app's own entry
+      items.push({ label: links[i].textContent.trim(), href: links[i].href });
+    }
+    window.parent.postMessage({
+      type: "devstore:navigation",
+      items: items,
+      current: window.location.pathname,
+    }, adminOrigin);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", announceNavigation);
+  } else {
+    announceNavigation();
   }
 
   window.shopify = {

@@ -130,7 +130,12 @@ def test_the_app_bridge_stand_in_and_the_admin_page_speak_the_same_messages():
     shim = (STATIC / "app-bridge.js").read_text()
     admin = (STATIC / "admin.js").read_text()
 
-    for message in ("devstore:id_token_request", "devstore:id_token", "devstore:toast"):
+    for message in (
+        "devstore:id_token_request",
+        "devstore:id_token",
+        "devstore:toast",
+        "devstore:navigation",
+    ):
         assert f'"{message}"' in shim and f'"{message}"' in admin
     # App Bridge v4's names, and the origin checks on both sides
     assert 'meta[name="shopify-api-key"]' in shim and "idToken: idToken" in shim
