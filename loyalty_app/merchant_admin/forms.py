@@ -11,7 +11,7 @@ The rules stop at the first error, so to show every error at once each independe
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -407,3 +407,277 @@ def _local_input(value: str | None, zone: ZoneInfo) -> str:
     except ValueError:
         return ""
     return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- Tiers and cash-back --------------------------------------------------------------
+
+_TIER_ROW_PATH = re.compile(r"^tiers\[(\d+)\](?:\.(.+))?$")
+_TIER_SUBFIELDS = {
+    "": "name",
+    "entry_reward": "entry_points",
+    "entry_reward.points": "entry_points",
+    "entry_reward.reward_id": "entry_reward_id",
+}
+TIER_BLANK_ROWS = 1
+
+
+def messages_by_input(
+    message_dict: Mapping[str, Sequence[str]], row_map: Sequence[int] = ()
+) -> FormErrors:
+    """A ``ValidationError.message_dict`` of the tier or reward rules (paths such as
+    ``tiers[1].threshold`` or ``cashback.rate``) as errors by input name."""
+    errors = FormErrors()
+    for path, messages in message_dict.items():
+        message = messages[0] if messages else "is not valid"
+        match = _TIER_ROW_PATH.match(path)
+        if match:
+            index, rest = int(match.group(1)), match.group(2) or ""
+            row = row_map[index] if index < len(row_map) else index
+            sub = _TIER_SUBFIELDS.get(rest, rest.split("[")[0].split(".")[0])
+            errors.add(f"tiers-{row}-{sub}", message)
+            continue
+        name = path.replace("cashback.", "cashback_").split("[")[0]
+        errors.add(name, message)
+    return errors
+
+
+def _decimal_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass
+class TierForm:
+    """The Tiers page (metric, period, retention and the tiers in order) and the Cash-back
+    page (program rate, delivery, each tier's own rate) over one tier definition: each
+    page changes its own part and keeps the rest as stored."""
+
+    values: dict[str, Any]
+    tiers: list[dict[str, Any]]
+    stored: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+    rows: list[int] = field(default_factory=list)
+    errors: FormErrors = field(default_factory=FormErrors)
+
+    @classmethod
+    def from_definition(cls, definition: dict[str, Any]) -> TierForm:
+        cashback = definition.get("cashback") or {}
+        values = {
+            "metric": definition.get("metric", "points_earned"),
+            "period": definition.get("period", "lifetime"),
+            "retention": definition.get("retention", False),
+            "cashback_enabled": cashback.get("enabled", False),
+            "cashback_rate": cashback.get("rate", "0"),
+            "cashback_delivery": cashback.get("delivery", "store_credit"),
+        }
+        tiers = []
+        for tier in definition.get("tiers", []):
+            entry = tier.get("entry_reward") or {}
+            tiers.append(
+                {
+                    "name": tier.get("name", ""),
+                    "threshold": tier.get("threshold", ""),
+                    "earn_multiplier": tier.get("earn_multiplier", "1"),
+                    "cashback_rate": _decimal_text(tier.get("cashback_rate")),
+                    "entry_points": entry.get("points", ""),
+                    "entry_reward_id": entry.get("reward_id", ""),
+                    "perks": "\n".join(tier.get("perks", [])),
+                    "customer_tag": tier.get("customer_tag", ""),
+                }
+            )
+        form = cls(values=values, tiers=tiers, stored=definition)
+        form.rows = list(range(len(tiers)))
+        return form
+
+    def with_blank_rows(self) -> TierForm:
+        self.tiers += [
+            {
+                "name": "",
+                "threshold": "",
+                "earn_multiplier": "1",
+                "cashback_rate": "",
+                "entry_points": "",
+                "entry_reward_id": "",
+                "perks": "",
+                "customer_tag": "",
+            }
+            for _ in range(TIER_BLANK_ROWS)
+        ]
+        return self
+
+    @classmethod
+    def tiers_from_post(cls, post: Mapping[str, Any], stored: dict[str, Any]) -> TierForm:
+        """The Tiers page: rows in the order given by their ``order`` inputs (script moves
+        rows and renumbers them; without script the merchant types the numbers); a row
+        marked ``remove`` or left blank is dropped."""
+        values = {
+            "metric": _text(post, "metric"),
+            "period": _text(post, "period"),
+            "retention": _checked(post, "retention"),
+        }
+        indexed = []
+        for i in _row_indices(post, "tiers"):
+            row = {
+                name: _text(post, f"tiers-{i}-{name}")
+                for name in (
+                    "name",
+                    "threshold",
+                    "earn_multiplier",
+                    "cashback_rate",
+                    "entry_points",
+                    "entry_reward_id",
+                    "perks",
+                    "customer_tag",
+                    "order",
+                )
+            }
+            row["remove"] = _checked(post, f"tiers-{i}-remove")
+            order = _int_or_raw(row["order"])
+            indexed.append((order if isinstance(order, int) else 10**6 + i, i, row))
+        indexed.sort(key=lambda item: (item[0], item[1]))
+        rows = [row for _, _, row in indexed]
+        form = cls(values=values, tiers=rows, stored=stored)
+        money = values["metric"] == "amount_spent"
+        tiers, form.rows = [], []
+        for position, row in enumerate(rows):
+            if row["remove"] or not (row["name"] or row["threshold"]):
+                continue
+            tier: dict[str, Any] = {
+                "name": row["name"],
+                "threshold": (row["threshold"] if money else _int_or_raw(row["threshold"]))
+                if row["threshold"] != ""
+                else None,
+                "earn_multiplier": row["earn_multiplier"] or "1",
+                "cashback_rate": row["cashback_rate"] or None,
+                "perks": [p.strip() for p in row["perks"].splitlines() if p.strip()],
+                "customer_tag": row["customer_tag"],
+            }
+            entry: dict[str, Any] = {}
+            if row["entry_points"]:
+                entry["points"] = _int_or_raw(row["entry_points"])
+            if row["entry_reward_id"]:
+                entry["reward_id"] = _int_or_raw(row["entry_reward_id"])
+            tier["entry_reward"] = entry or None
+            tiers.append(tier)
+            form.rows.append(position)
+        form.data = {
+            "metric": values["metric"],
+            "period": values["period"],
+            "retention": values["retention"],
+            "tiers": tiers,
+            "cashback": stored.get("cashback") or {},
+        }
+        return form
+
+    @classmethod
+    def cashback_from_post(cls, post: Mapping[str, Any], stored: dict[str, Any]) -> TierForm:
+        """The Cash-back page: the program's rate and delivery, and each stored tier's own
+        rate (empty: the program's)."""
+        form = cls.from_definition(stored)
+        form.values.update(
+            {
+                "cashback_enabled": _checked(post, "cashback_enabled"),
+                "cashback_rate": _text(post, "cashback_rate"),
+                "cashback_delivery": _text(post, "cashback_delivery"),
+            }
+        )
+        tiers = []
+        for i, tier in enumerate(stored.get("tiers", [])):
+            rate = _text(post, f"tiers-{i}-cashback_rate")
+            form.tiers[i]["cashback_rate"] = rate
+            tiers.append({**tier, "cashback_rate": rate or None})
+        form.data = {
+            **stored,
+            "tiers": tiers,
+            "cashback": {
+                "enabled": form.values["cashback_enabled"],
+                "rate": form.values["cashback_rate"] or "0",
+                "delivery": form.values["cashback_delivery"],
+            },
+        }
+        return form
+
+    def set_errors(self, message_dict: Mapping[str, Sequence[str]]) -> None:
+        self.errors = messages_by_input(message_dict, self.rows)
+
+
+# --- Rewards ----------------------------------------------------------------------------
+
+REWARD_INT_FIELDS = frozenset(
+    {
+        "points_cost",
+        "per_customer_limit",
+        "stock_total",
+        "position",
+        "code_valid_days",
+        "points_per_step",
+        "min_points",
+        "max_points",
+        "punch_count",
+        "punch_reward_id",
+    }
+)
+REWARD_BOOL_FIELDS = frozenset({"grant_only", "active"})
+
+
+@dataclass
+class RewardForm:
+    """A reward's fields as text, and the API JSON they make: the common fields and those
+    of the chosen kind only (the form shows the others hidden; they are not sent on)."""
+
+    values: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any] | None, zone: ZoneInfo) -> RewardForm:
+        d = dict(data or {"kind": "fixed_amount", "active": True, "position": 0})
+        values: dict[str, Any] = {}
+        for name, value in d.items():
+            if name in ("active_from", "active_until"):
+                values[name] = _local_input(value, zone)
+            elif name == "collection_ids":
+                values[name] = ", ".join(value or [])
+            elif name in REWARD_BOOL_FIELDS:
+                values[name] = bool(value)
+            else:
+                values[name] = "" if value is None else value
+        return cls(values=values)
+
+    @classmethod
+    def from_post(
+        cls,
+        post: Mapping[str, Any],
+        *,
+        common: Sequence[str],
+        kind_fields: Mapping[str, frozenset[str]],
+    ) -> RewardForm:
+        kind = _text(post, "kind")
+        names = [*common, *sorted(kind_fields.get(kind, frozenset()))]
+        values: dict[str, Any] = {}
+        data: dict[str, Any] = {}
+        for name in {*common, *(n for fields in kind_fields.values() for n in fields)}:
+            if name in REWARD_BOOL_FIELDS:
+                values[name] = _checked(post, name)
+            else:
+                values[name] = _text(post, name)
+        for name in names:
+            raw = values[name]
+            if name in REWARD_BOOL_FIELDS:
+                data[name] = raw
+            elif name == "collection_ids":
+                data[name] = [part.strip() for part in raw.split(",") if part.strip()]
+            elif raw == "":
+                data[name] = None if name not in ("title", "description", "kind") else raw
+            elif name in REWARD_INT_FIELDS:
+                data[name] = _int_or_raw(raw)
+            else:
+                data[name] = raw
+        if data.get("position") is None:
+            data["position"] = 0
+        return cls(values=values, data=data)
+
+    def set_errors(self, message_dict: Mapping[str, Sequence[str]]) -> None:
+        errors = FormErrors()
+        for path, messages in message_dict.items():
+            errors.add(path.split("[")[0], messages[0] if messages else "is not valid")
+        self.errors = errors

@@ -18,7 +18,9 @@ from loyalty_app.imports.models import ImportJob
 from loyalty_app.imports.selectors import import_jobs_for_shop
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
+from loyalty_app.rewards.models import Reward
 from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.models import TierProgram
 
 from .models import AuditEntry, WidgetSettings
 
@@ -161,6 +163,8 @@ def onboarding_checklist(*, shop: Shop) -> list[ChecklistStep]:
         "program": Program.objects.filter(shop=OuterRef("pk")),
         "widget": WidgetSettings.objects.filter(shop=OuterRef("pk"), enabled=True),
         "order": Order.objects.filter(shop=OuterRef("pk"), has_snapshot=True, test=False),
+        "reward": Reward.objects.filter(shop=OuterRef("pk")),
+        "tiers": TierProgram.objects.filter(shop=OuterRef("pk")).exclude(definition__tiers=[]),
     }
     facts = (
         Shop.objects.filter(pk=shop.pk)
@@ -178,6 +182,16 @@ def onboarding_checklist(*, shop: Shop) -> list[ChecklistStep]:
         ),
     ]
     steps += [
+        ChecklistStep(
+            "reward",
+            "Create a reward",
+            bool(facts["reward"]),
+            "merchant_admin:rewards",
+            "Create a reward",
+        ),
+        ChecklistStep(
+            "tiers", "Define tiers", bool(facts["tiers"]), "merchant_admin:tiers", "Add tiers"
+        ),
         ChecklistStep(
             "widget",
             "Turn on the storefront widget",

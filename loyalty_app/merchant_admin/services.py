@@ -15,7 +15,13 @@ from loyalty_app.earning.selectors import program_config, program_current
 from loyalty_app.earning.services import campaign_delete, campaign_save, program_update
 from loyalty_app.ledger.services import LedgerWrite, points_adjust
 from loyalty_app.members.models import Member
+from loyalty_app.rewards.models import Reward
+from loyalty_app.rewards.selectors import reward_as_data
+from loyalty_app.rewards.services import reward_archive, reward_create, reward_update
 from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.models import TierProgram
+from loyalty_app.tiers.selectors import tier_program_config, tier_program_current
+from loyalty_app.tiers.services import tier_program_update
 
 from .models import AuditEntry, WidgetSettings
 
@@ -213,3 +219,81 @@ def admin_call_retry(*, shop: Shop, call_id: int, actor: str) -> bool:
     except refused:
         return False
     return True
+
+
+def admin_tier_program_update(*, shop: Shop, data: object, actor: str) -> tuple[TierProgram, bool]:
+    """``tiers.services.tier_program_update`` (``ValidationError`` naming every wrong
+    field), audited with the parts of the definition that changed."""
+    with transaction.atomic():
+        before = tier_program_config(tier_program_current(shop=shop)).to_dict()
+        program, created = tier_program_update(shop=shop, data=data, actor=actor)
+        if created:
+            audit_entry_add(
+                shop=shop,
+                actor=actor,
+                action="tiers.update",
+                object_type="tier_program",
+                object_id=program.version,
+                before=_changed_keys(before, program.definition, side=0),
+                after=_changed_keys(before, program.definition, side=1),
+            )
+    return program, created
+
+
+def admin_reward_create(*, shop: Shop, data: object, actor: str) -> Reward:
+    """``rewards.services.reward_create``, audited."""
+    with transaction.atomic():
+        reward = reward_create(shop=shop, data=data, actor=actor)
+        audit_entry_add(
+            shop=shop,
+            actor=actor,
+            action="reward.create",
+            object_type="reward",
+            object_id=reward.pk,
+            after=_jsonable(reward_as_data(reward)),
+        )
+    return reward
+
+
+def admin_reward_update(*, shop: Shop, reward_id: int, data: object, actor: str) -> Reward:
+    """``rewards.services.reward_update``, audited with the fields that changed."""
+    with transaction.atomic():
+        stored = Reward.objects.filter(shop=shop, pk=reward_id).first()
+        before = _jsonable(reward_as_data(stored)) if stored is not None else {}
+        reward = reward_update(shop=shop, reward_id=reward_id, data=data, actor=actor)
+        after = _jsonable(reward_as_data(reward))
+        if after != before:
+            audit_entry_add(
+                shop=shop,
+                actor=actor,
+                action="reward.update",
+                object_type="reward",
+                object_id=reward.pk,
+                before=_changed_keys(before, after, side=0),
+                after=_changed_keys(before, after, side=1),
+            )
+    return reward
+
+
+def admin_reward_archive(*, shop: Shop, reward_id: int, actor: str) -> Reward:
+    """``rewards.services.reward_archive``, audited (once: archiving again records nothing)."""
+    with transaction.atomic():
+        was_live = Reward.objects.filter(shop=shop, pk=reward_id, archived_at__isnull=True).exists()
+        reward = reward_archive(shop=shop, reward_id=reward_id, actor=actor)
+        if was_live:
+            audit_entry_add(
+                shop=shop,
+                actor=actor,
+                action="reward.archive",
+                object_type="reward",
+                object_id=reward.pk,
+                before={"title": reward.title, "kind": reward.kind},
+            )
+    return reward
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (str(v) if not isinstance(v, str | int | bool | list | None) else v)
+        for k, v in data.items()
+    }

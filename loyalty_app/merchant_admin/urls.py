@@ -3,7 +3,7 @@ token (``auth.admin_page``)."""
 
 from django.urls import path
 
-from .views import activity, campaigns, customers, home, program, settings
+from .views import activity, campaigns, customers, home, program, rewards, settings, tiers
 
 app_name = "merchant_admin"
 
@@ -21,4 +21,11 @@ urlpatterns = [
     path("activity/", activity.activity, name="activity"),
     path("activity/calls/<int:call_id>/retry", activity.call_retry, name="call-retry"),
     path("settings/", settings.settings_page, name="settings"),
+    path("tiers/", tiers.tiers, name="tiers"),
+    path("tiers/preview", tiers.tiers_preview, name="tiers-preview"),
+    path("cashback/", tiers.cashback, name="cashback"),
+    path("rewards/", rewards.rewards, name="rewards"),
+    path("rewards/new", rewards.reward_new, name="reward-new"),
+    path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward"),
+    path("rewards/<int:reward_id>/archive", rewards.reward_archive, name="reward-archive"),
 ]

@@ -156,6 +156,13 @@
         el.removeAttribute("aria-invalid");
       });
       copy.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+      copy.querySelectorAll("textarea").forEach(function (el) { el.value = ""; });
+      copy.querySelectorAll("input[type=checkbox]").forEach(function (el) { el.checked = el.name.slice(-8) === "-enabled"; });
+      copy.querySelectorAll("[data-order]").forEach(function (el) { el.value = String(index + 1); });
+      copy.querySelectorAll("[data-preview-target]").forEach(function (el) {
+        el.setAttribute("data-preview-target", el.getAttribute("data-preview-target").replace(pattern, prefix + "-" + index + "-"));
+        el.textContent = "—";
+      });
       copy.querySelectorAll("label.visually-hidden").forEach(function (label) {
         label.textContent = label.textContent.replace(/\d+/, String(index + 1));
       });
@@ -166,12 +173,31 @@
     });
   });
 
+  /* Tiers: move a row up or down; the order inputs follow the rows. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-move]");
+    if (!button) return;
+    var row = button.closest("[data-row]");
+    if (!row) return;
+    if (button.getAttribute("data-move") === "up" && row.previousElementSibling) {
+      row.parentNode.insertBefore(row, row.previousElementSibling);
+    } else if (button.getAttribute("data-move") === "down" && row.nextElementSibling) {
+      row.parentNode.insertBefore(row.nextElementSibling, row);
+    }
+    row.parentNode.querySelectorAll("[data-order]").forEach(function (input, index) { input.value = String(index + 1); });
+    button.focus();
+    row.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
   /* The campaign form shows the field of the kind chosen. */
   var kind = document.querySelector("[data-toggles-kind]");
   if (kind) {
     var toggle = function () {
       document.querySelectorAll("[data-kind]").forEach(function (el) {
         el.hidden = el.getAttribute("data-kind") !== kind.value;
+      });
+      document.querySelectorAll("[data-kinds]").forEach(function (el) {
+        el.hidden = (" " + el.getAttribute("data-kinds") + " ").indexOf(" " + kind.value + " ") < 0;
       });
     };
     kind.addEventListener("change", toggle);
@@ -206,6 +232,7 @@
     var run = debounce(function () {
       var data = new URLSearchParams(new FormData(form));
       data.delete("id_token");
+      document.querySelectorAll("[data-preview-target]").forEach(function (el) { el.textContent = "—"; });
       if (status) status.textContent = "Updating preview…";
       fetchJSON(url, { method: "POST", body: data }).then(function (answer) {
         (answer.results || []).forEach(function (item) {

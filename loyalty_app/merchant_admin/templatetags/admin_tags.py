@@ -105,3 +105,13 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 def hex_colour(value: str) -> str:
     """A colour safe to put in a style attribute: ``#rrggbb`` as given, else black."""
     return value if isinstance(value, str) and _HEX.match(value) else "#000000"
+
+
+@register.filter
+def lookup(mapping: Any, key: str) -> Any:
+    """``mapping[key]``, or empty."""
+    try:
+        value = mapping.get(key, "")
+    except AttributeError:
+        return ""
+    return "" if value is None else value

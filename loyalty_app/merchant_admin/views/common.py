@@ -18,6 +18,9 @@ from loyalty_app.earning.selectors import program_config, program_current
 NAV = (
     ("merchant_admin:home", "Home"),
     ("merchant_admin:program", "Program"),
+    ("merchant_admin:tiers", "Tiers"),
+    ("merchant_admin:cashback", "Cash-back"),
+    ("merchant_admin:rewards", "Rewards"),
     ("merchant_admin:campaigns", "Campaigns"),
     ("merchant_admin:customers", "Customers"),
     ("merchant_admin:activity", "Activity"),
@@ -37,6 +40,11 @@ TOASTS = {
     "adjustment_replayed": "This adjustment was already recorded",
     "settings_saved": "Settings saved",
     "call_retried": "Retry scheduled",
+    "tiers_saved": "Tiers saved",
+    "cashback_saved": "Cash-back saved",
+    "reward_created": "Reward created",
+    "reward_saved": "Reward saved",
+    "reward_archived": "Reward archived",
 }
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9-]{8,100}$")

@@ -3,15 +3,18 @@ balance, pending points, tier, ledger and a manual adjustment."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from loyalty_app.api.apis import CustomerAdjustmentApi
+from loyalty_app.common.time import now
 from loyalty_app.earning.selectors import member_points_pending
 from loyalty_app.ledger.services import IdempotencyConflict, InsufficientPoints
 from loyalty_app.members.models import Member
+from loyalty_app.tiers.selectors import member_tier_progress, tier_program_current_config
 
 from ..auth import admin_page
 from ..forms import FormErrors
@@ -58,6 +61,7 @@ def _member_page(
     status: int = 200,
 ) -> HttpResponse:
     ledger = member_ledger_page(member=member, before_id=_int_param(request, "before"))
+    progress = _tier_progress(member)
     values = adjust_values or {"points": "", "reason": ""}
     if not IDEMPOTENCY_KEY.match(str(values.get("idempotency_key", ""))):
         values["idempotency_key"] = new_idempotency_key()
@@ -67,7 +71,8 @@ def _member_page(
         {
             "member": member,
             "pending": member_points_pending(member=member),
-            "tier": member.imported_tier or None,
+            "tier": progress["tier"] if progress else (member.imported_tier or None),
+            "progress": progress,
             "ledger": ledger,
             "adjust": values,
             "errors": errors or FormErrors(),
@@ -75,6 +80,25 @@ def _member_page(
         status=status,
         active=ACTIVE,
     )
+
+
+METRIC_UNITS = {"points_earned": "points", "amount_spent": "spent", "orders_count": "orders"}
+
+
+def _tier_progress(member: Member) -> dict[str, Any] | None:
+    """Where the member stands in the shop's tiers (None: the shop has no tiers)."""
+    config = tier_program_current_config(shop=member.shop)
+    if not config.tiers:
+        return None
+    progress = member_tier_progress(shop=member.shop, member=member, at=now(), config=config)
+    percent = 100
+    if progress["next_threshold"] is not None:
+        reached, target = Decimal(str(progress["value"])), Decimal(str(progress["next_threshold"]))
+        percent = int(min(reached / target * 100, Decimal(100))) if target > 0 else 100
+    unit = METRIC_UNITS.get(progress["metric"], "")
+    if progress["currency"]:
+        unit = f"{progress['currency']} {unit}"
+    return {**progress, "percent": percent, "remaining": progress["missing"], "metric_label": unit}
 
 
 @require_GET
