@@ -18,7 +18,10 @@ import pytest
 import requests
 from django.conf import settings
 
+from loyalty_app.shops.models import Shop
+from loyalty_app.shops.services import shop_create
 from shopify_bridge.devstore.client import webhook_headers
+from shopify_bridge.devstore.services import devstore_install
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 SHOP = "delta-store.myshopify.com"
@@ -62,6 +65,21 @@ def page(browser, request) -> Iterator[object]:
     context.close()
 
 
+@pytest.fixture
+def phone_page(browser, request) -> Iterator[object]:
+    """A fresh page as a phone shows it: 390x844, touch, the page's meta viewport honoured."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        screenshot(page, f"FAILED-{request.node.name}")
+    context.close()
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -86,9 +104,28 @@ def embedded_app(live_server: Any, settings: Any) -> str:
     return str(live_server.url)
 
 
+@pytest.fixture
+def installed_shop(embedded_app: str) -> Shop:
+    """A shop that installed the app earlier (the store holds its token): the tests that
+    are not about the install start here rather than going through OAuth again."""
+    shop = shop_create(domain=SHOP).shop
+    devstore_install(shop=shop)
+    return shop
+
+
+def store_admin_url(app_url: str, path: str = "", *, shop: str = SHOP) -> str:
+    """The app's page ``path`` inside the simulated store admin, as a merchant opens it."""
+    return f"{app_url}/devstore/{shop}/admin/apps/{settings.SHOPIFY_API_KEY}/{path}"
+
+
 def app_frame(page: Any) -> Any:
     """The embedded app inside the simulated store admin's page."""
     return page.frame_locator("#app-frame")
+
+
+def app_frame_handle(page: Any) -> Any:
+    """The embedded app's frame as a Playwright ``Frame`` (to run script inside it)."""
+    return page.locator("#app-frame").element_handle().content_frame()
 
 
 def send_webhook(app_url: str, topic: str, payload: dict[str, Any], *, shop: str = SHOP) -> Any:

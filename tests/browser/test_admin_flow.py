@@ -11,12 +11,22 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from loyalty_app.earning.domain import CustomerRef
 from loyalty_app.ledger.models import LedgerEntry
+from loyalty_app.ledger.services import points_adjust
 from loyalty_app.members.models import Member
+from loyalty_app.members.services import member_upsert
 from loyalty_app.shops.models import Shop
 from shopify_bridge.devstore.payloads import LineSpec, customer_payload, order_payload
 
-from .conftest import SHOP, app_frame, screenshot, send_webhook
+from .conftest import (
+    SHOP,
+    app_frame,
+    app_frame_handle,
+    screenshot,
+    send_webhook,
+    store_admin_url,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -119,3 +129,58 @@ def test_a_merchant_installs_configures_the_program_and_adjusts_a_customers_poin
     adjustment = LedgerEntry.objects.get(member=member, kind=LedgerEntry.Kind.ADJUSTMENT)
     assert (adjustment.points, adjustment.reason) == (30, "Parcel arrived late")
     assert adjustment.actor.startswith("staff:")
+
+
+PHONE_WIDTH = 390
+
+
+def overflow(frame) -> int:
+    """How far the document is wider than its window, in CSS pixels (0: it fits)."""
+    return frame.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def test_on_a_phone_the_pages_fit_the_screen_and_the_navigation_reaches_every_page(
+    phone_page, embedded_app, installed_shop
+):
+    # Given a shop with members, open in the store admin on a 390 px wide phone
+    for n in range(1, 4):
+        member = member_upsert(
+            shop=installed_shop,
+            customer=CustomerRef(
+                external_id=str(8_800_000 + n),
+                email=f"a.very.long.address.for.customer{n}@example-store-domain.com",
+                first_name="Alexandria",
+                last_name="Montgomery-Featherstonehaugh",
+            ),
+        )
+        points_adjust(
+            member=member,
+            points=1_234_567,
+            reason="carried over",
+            idempotency_key=f"c-{n}",
+            actor="test",
+        )
+    phone_page.goto(store_admin_url(embedded_app, "customers/"))
+    app = app_frame(phone_page)
+    frame = app_frame_handle(phone_page)
+    expect(app.get_by_test_id("customers-table")).to_be_visible()
+
+    # Then neither the store admin nor the app scrolls sideways
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= PHONE_WIDTH
+    assert frame.evaluate("() => document.documentElement.scrollWidth") <= PHONE_WIDTH
+    screenshot(phone_page, "phone-01-customers")
+
+    # When the merchant taps through the navigation, the last tab included
+    for number, (label, heading) in enumerate(
+        [("settings", "Settings"), ("program", "Program"), ("home", "Home")], start=2
+    ):
+        app.get_by_test_id(f"nav-{label}").tap()
+
+        # Then each page opens, and fits the screen too
+        expect(app.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        frame = app_frame_handle(phone_page)
+        assert overflow(frame) == 0, f"{heading} is wider than the phone"
+        assert frame.evaluate("() => document.documentElement.scrollWidth") <= PHONE_WIDTH
+        screenshot(phone_page, f"phone-0{number}-{label}")
