@@ -66,6 +66,10 @@ class Member(models.Model):
             models.Index(fields=["shop", "email"], name="member_shop_email"),
             # Emails are compared without regard to case (joining, claiming, imports).
             models.Index("shop", Lower("email"), name="member_shop_email_lower"),
+            # The merchant admin's customer search: names by their start, without regard
+            # to case (a range on these indexes, so any collation serves it).
+            models.Index("shop", Lower("first_name"), name="member_shop_first_lower"),
+            models.Index("shop", Lower("last_name"), name="member_shop_last_lower"),
             models.Index(fields=["shop", "birthday_month", "birthday_day"], name="member_birthday"),
         ]
 
