@@ -5,14 +5,30 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from django.utils import timezone
 
+from loyalty_app.earning.models import Order
 from loyalty_app.ledger.services import ledger_entry_add
+from loyalty_app.members.models import Member
 from loyalty_app.merchant_admin.chart import nice_ceiling, points_chart
 from loyalty_app.merchant_admin.selectors import home_figures
 
 from .conftest import AdminClient, member_create
 
 pytestmark = pytest.mark.django_db
+
+
+def placed(admin: AdminClient, member: Member, external_id: str, points: int) -> None:
+    Order.objects.create(
+        shop=admin.shop,
+        member=member,
+        external_id=external_id,
+        has_snapshot=True,
+        paid=True,
+        placed_at=timezone.now(),
+        points_awarded=points,
+        points_target=points,
+    )
 
 
 def test_the_figures_compare_the_last_30_days_with_the_30_before(
@@ -22,10 +38,13 @@ def test_the_figures_compare_the_last_30_days_with_the_30_before(
     clock.set(datetime(2025, 1, 1, 12, tzinfo=UTC))  # type: ignore[attr-defined]
     old = member_create(admin.shop, 1)
     ledger_entry_add(member=old, kind="order", points=100, idempotency_key="a", source_id="1001")
+    placed(admin, old, "1001", 100)
     clock.set(datetime(2025, 2, 10, 12, tzinfo=UTC))  # type: ignore[attr-defined]
     new = member_create(admin.shop, 2)
     ledger_entry_add(member=new, kind="order", points=40, idempotency_key="b", source_id="1002")
     ledger_entry_add(member=new, kind="order", points=-10, idempotency_key="c", source_id="1002")
+    placed(admin, new, "1002", 30)
+    placed(admin, new, "1003", 0)  # an order that earned nothing is not counted
     ledger_entry_add(member=old, kind="action", points=25, idempotency_key="d")
     clock.set(datetime(2025, 2, 15, 12, tzinfo=UTC))  # type: ignore[attr-defined]
     # when the figures are read

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from ..auth import admin_page
 from ..chart import points_chart
-from ..selectors import home_figures, onboarding_checklist
+from ..selectors import home_figures_cached, onboarding_checklist
 from .common import admin_render, program_is_live
 
 
@@ -16,7 +16,7 @@ from .common import admin_render, program_is_live
 @admin_page
 def home(request: HttpRequest) -> HttpResponse:
     shop = request.shop  # type: ignore[attr-defined]
-    figures = home_figures(shop=shop)
+    figures = home_figures_cached(shop=shop)
     checklist = onboarding_checklist(shop=shop)
     chart = points_chart([(d.day, d.issued, d.redeemed) for d in figures.days])
     return admin_render(
