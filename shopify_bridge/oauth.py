@@ -41,9 +41,9 @@ from django.core.exceptions import ImproperlyConfigured
 from shopify.utils.shop_url import sanitize_shop_domain
 
 from loyalty_app.shops.models import Shop
-from loyalty_app.shops.services import shop_install
+from loyalty_app.shops.services import shop_install, shop_profile_update
 
-from .admin_api import AdminApiError, admin_origin
+from .admin_api import AdminApiError, admin_graphql, admin_origin
 from .embedded import session_token_decode
 
 logger = logging.getLogger(__name__)
@@ -354,11 +354,40 @@ class InstallOutcome:
     webhooks_error: str = ""
 
 
+SHOP_FACTS_QUERY = "query ShopFacts { shop { name currencyCode ianaTimezone } }"
+
+
+def _shop_facts_read(record: Shop) -> None:
+    """The shop's name, currency and time zone as the platform has them: the program's
+    money and calendar (campaigns, birthdays, tier years) follow them. Slow I/O after
+    the install's transaction; a failure keeps what was stored and is read again at the
+    next install."""
+    try:
+        result = admin_graphql(shop=record, query=SHOP_FACTS_QUERY)
+    except AdminApiError as exc:
+        logger.warning(
+            "could not read the shop's currency and time zone for %s: %s",
+            record.domain,
+            exc,
+            extra={"shop": record.domain},
+        )
+        return
+    facts = result.data.get("shop") or {}
+    shop_profile_update(
+        shop=record,
+        name=str(facts.get("name") or ""),
+        currency=str(facts.get("currencyCode") or ""),
+        timezone=str(facts.get("ianaTimezone") or ""),
+    )
+    record.refresh_from_db()
+
+
 def _install(*, shop: str, grant: AccessGrant) -> InstallOutcome:
     # Imported here: webhook_subscriptions imports this module for app_url().
     from .webhook_subscriptions import webhook_subscriptions_register
 
     record, created = shop_install(domain=shop, access_token=grant.access_token, scopes=grant.scope)
+    _shop_facts_read(record)
     # Slow I/O after the install's transaction: the shop is installed whatever happens
     # next, and a failed registration is retried by a re-install or
     # ``manage.py shopify_webhooks_register --shop <domain>``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -122,3 +123,29 @@ def shop_uninstall(*, domain: str) -> Shop | None:
     shop.access_token_encrypted = ""
     shop.save(update_fields=["state", "uninstalled_at", "access_token_encrypted"])
     return shop
+
+
+@transaction.atomic
+def shop_profile_update(
+    *, shop: Shop, name: str = "", currency: str = "", timezone: str = ""
+) -> Shop:
+    """What the platform says of the shop now: its name, currency (ISO 4217) and IANA
+    time zone, which the program's money and calendar (campaigns, birthdays, tier
+    years) follow. Values that are empty or not valid keep what was stored."""
+    locked = Shop.objects.select_for_update().get(pk=shop.pk)
+    if name:
+        locked.name = name[:255]
+    if currency and re.fullmatch(r"[A-Za-z]{3}", currency):
+        locked.currency = currency.upper()
+    if timezone and _known_timezone(timezone):
+        locked.timezone = timezone
+    locked.save(update_fields=["name", "currency", "timezone"])
+    return locked
+
+
+def _known_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

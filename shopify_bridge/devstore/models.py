@@ -27,6 +27,10 @@ class DevStore(models.Model):
         SLOW = "slow", "answer after slow_ms milliseconds"
 
     domain = models.CharField(max_length=255, unique=True)
+    # What the Admin API's ``shop`` query answers (the app reads them at install).
+    name = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    iana_timezone = models.CharField(max_length=64, default="America/New_York")
     access_token_digest = models.CharField(max_length=64, blank=True)
     fail_mode = models.CharField(max_length=16, choices=FailMode.choices, blank=True, default="")
     fail_remaining = models.PositiveIntegerField(default=0)

@@ -938,8 +938,10 @@ def query_root(store: DevStore) -> dict[str, Any]:
         "node": lambda args: _nodes(store, [args.get("id")])[0],
         "shop": {
             "__typename": "Shop",
-            "name": store.domain.split(".")[0],
+            "name": store.name or store.domain.split(".")[0].replace("-", " ").title(),
             "myshopifyDomain": store.domain,
+            "currencyCode": store.currency,
+            "ianaTimezone": store.iana_timezone,
         },
         "webhookSubscriptions": lambda args: _webhook_subscriptions(store, args),
         "webhookSubscription": lambda args: _webhook_subscription_get(store, args),

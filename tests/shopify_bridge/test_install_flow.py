@@ -116,9 +116,10 @@ def test_reinstalling_after_an_uninstall_restores_the_program_and_the_balances(a
 def test_an_admin_api_outage_during_registration_leaves_the_shop_installed_and_a_retry_completes(
     app, capsys
 ):
-    # Given the store's Admin API answers 503 for the next calls
+    # Given the store's Admin API answers 503 for the next calls (the shop's profile
+    # read, then the subscriptions list)
     store = DevStore.objects.create(domain=DOMAIN)
-    app.fail(store, "http_503", count=1)
+    app.fail(store, "http_503", count=2)
 
     # When the merchant installs
     with pytest.raises(Exception, match="callback: expected a redirect, got HTTP 502"):
@@ -138,3 +139,17 @@ def test_an_admin_api_outage_during_registration_leaves_the_shop_installed_and_a
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert sorted(printed["created"]) == sorted(WEBHOOK_TOPICS)
     assert len(subscriptions()) == len(WEBHOOK_TOPICS)
+
+
+def test_the_install_takes_the_shops_name_currency_and_time_zone_from_the_store(app):
+    # Given a store that sells in euros from Paris
+    DevStore.objects.create(
+        domain=DOMAIN, name="Café Gamma", currency="EUR", iana_timezone="Europe/Paris"
+    )
+
+    # When the merchant installs the app
+    devstore_oauth_install(app_url=app.url, shop=DOMAIN)
+
+    # Then the program's money and calendar follow the store
+    shop = Shop.objects.get(domain=DOMAIN)
+    assert (shop.name, shop.currency, shop.timezone) == ("Café Gamma", "EUR", "Europe/Paris")
