@@ -84,7 +84,7 @@ def _reward_form(request: HttpRequest, reward: Reward | None) -> HttpResponse:
         {
             "form": form,
             "reward": reward,
-            "kinds": Reward.Kind.choices,
+            "kind_choices": Reward.Kind.choices,
             "field_kinds": FIELD_KINDS,
             "punch_targets": Reward.PunchTarget.choices,
             "punch_rewards": list(punch_rewards[:200]),
@@ -114,7 +114,7 @@ def reward_archive(request: HttpRequest, reward_id: int) -> HttpResponse:
             {
                 "form": form,
                 "reward": reward,
-                "kinds": Reward.Kind.choices,
+                "kind_choices": Reward.Kind.choices,
                 "field_kinds": FIELD_KINDS,
                 "punch_targets": Reward.PunchTarget.choices,
                 "punch_rewards": [],
