@@ -18,6 +18,8 @@ from loyalty_app.shops.models import Shop
 
 from .admin_api import AdminApiError
 from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
+from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
+from .outbox.services import AdminCallNotRetryable, admin_call_retry
 from .product_facts import purchase_with_product_facts
 from .translate import PayloadError, purchase_from_payload
 
@@ -52,8 +54,13 @@ def _with_facts(shop: Shop, purchase: Purchase) -> Purchase:
         raise PlatformUnavailable(str(exc)) from exc
 
 
+# The Admin API outbox, as the admin's Activity page shows it: failed calls and a retry.
 __all__ = [
+    "AdminCallNotRetryable",
     "PlatformUnavailable",
+    "admin_call_retry",
+    "admin_calls_failed_count",
+    "admin_calls_recent",
     "admin_frame_ancestors_for",
     "admin_identity",
     "admin_page_head_for",
