@@ -91,6 +91,52 @@ def test_a_merchant_installs_configures_the_program_and_adjusts_a_customers_poin
     expect(app.get_by_label(re.compile(r"^Points per unit of currency"))).to_have_value("2")
     screenshot(page, "03-program-saved")
 
+    # When the merchant creates two tiers by points earned: Silver from 100, Gold from 500
+    app.get_by_test_id("nav-tiers").click()
+    expect(app.get_by_role("heading", name="Tiers", level=1)).to_be_visible()
+    app.get_by_label("Measured by").select_option("points_earned")
+    app.locator('[name="tiers-0-name"]').fill("Silver")
+    app.locator('[name="tiers-0-threshold"]').fill("100")
+    app.get_by_test_id("add-tier").click()
+    app.locator('[name="tiers-1-name"]').fill("Gold")
+    app.locator('[name="tiers-1-threshold"]').fill("500")
+
+    # Then the live preview counts the members each tier would hold before anything is saved
+    expect(app.locator('[data-preview-target="tiers-0-members"]')).to_have_text("1 member")
+    expect(app.locator('[data-preview-target="tiers-1-members"]')).to_have_text("0 members")
+    expect(app.locator("[data-preview-status]")).to_have_text("0 members in no tier.")
+    screenshot(page, "04-tiers-preview")
+
+    # When the merchant saves them
+    app.get_by_test_id("save-tiers").click()
+
+    # Then both tiers are stored, in order, and the page says so
+    expect(app.get_by_test_id("toast")).to_have_text("Tiers saved")
+    expect(app.locator('[name="tiers-0-name"]')).to_have_value("Silver")
+    expect(app.locator('[name="tiers-1-name"]')).to_have_value("Gold")
+    expect(app.locator('[name="tiers-1-threshold"]')).to_have_value("500")
+    screenshot(page, "04-tiers-saved")
+
+    # When the merchant creates a reward: 5.00 off for 500 points
+    app.get_by_test_id("nav-rewards").click()
+    app.get_by_role("link", name="Create reward").first.click()
+    expect(app.get_by_role("heading", name="New reward", level=1)).to_be_visible()
+    app.get_by_test_id("reward-kind").select_option("fixed_amount")
+    app.get_by_label("Title", exact=True).fill("5.00 off your next order")
+    app.locator("#value").fill("5")
+    app.get_by_label("Points it costs").fill("500")
+    screenshot(page, "05-reward-form")
+    app.get_by_test_id("save-reward").click()
+
+    # Then it is listed in the catalog, active, at its price
+    expect(app.get_by_test_id("toast")).to_have_text("Reward created")
+    reward_row = app.get_by_test_id("rewards-table").locator("tbody tr")
+    expect(reward_row).to_have_count(1)
+    expect(reward_row.first).to_contain_text("5.00 off your next order")
+    expect(reward_row.first).to_contain_text("500")
+    expect(reward_row.first).to_contain_text("Active")
+    screenshot(page, "05-rewards")
+
     # When the merchant looks the customer up by email on Customers
     app.get_by_test_id("nav-customers").click()
     app.get_by_test_id("customer-search").fill(CUSTOMER_EMAIL)
@@ -106,9 +152,10 @@ def test_a_merchant_installs_configures_the_program_and_adjusts_a_customers_poin
     # When the merchant opens their page
     app.get_by_test_id("customer-link").click()
 
-    # Then the balance and the order's points are there
+    # Then the balance, the tier the new tiers give and the order's points are there
     expect(app.get_by_role("heading", name="Grace Hopper", level=1)).to_be_visible()
     expect(app.get_by_test_id("member-balance")).to_have_text("120")
+    expect(app.get_by_test_id("member-tier")).to_have_text("Silver")
     expect(app.get_by_test_id("ledger-table").locator("tbody tr")).to_have_count(1)
     screenshot(page, "07-member")
 
