@@ -96,7 +96,7 @@ def test_a_server_error_is_transient(shop, simulator, mode, status):
         admin_graphql(shop=shop.shop, query="{ shop { name } }")
     assert caught.value.status == status
     assert admin_graphql(shop=shop.shop, query="{ shop { name } }").data == {
-        "shop": {"name": "alpha-store"}
+        "shop": {"name": "Alpha Store"}
     }
 
 

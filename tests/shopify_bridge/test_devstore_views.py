@@ -58,7 +58,7 @@ def test_an_empty_bucket_throttles_until_it_refills(client, shop):
     second = call(client, token, query).json()
 
     # then the second finds too little left, and says so as Shopify does
-    assert first["data"] == {"a": {"name": "alpha-store"}, "b": {"name": "alpha-store"}}
+    assert first["data"] == {"a": {"name": "Alpha Store"}, "b": {"name": "Alpha Store"}}
     assert first["extensions"]["cost"]["throttleStatus"]["maximumAvailable"] == 3.0
     assert second["errors"][0]["extensions"]["code"] == "THROTTLED"
     assert second["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] < 2
