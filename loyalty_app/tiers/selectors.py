@@ -40,6 +40,7 @@ from .policies import (
     Windows,
     period_windows,
     tier_for,
+    tier_index,
     tier_program_from_dict,
     tier_progress,
 )
@@ -201,7 +202,11 @@ def tier_distribution(
     current and the previous period give.
 
     One query: the metric is aggregated per member by the database and bucketed by tier
-    there, so only one row per tier comes back, whatever the number of members.
+    there, so only one row per tier comes back, whatever the number of members. Only the
+    members with a counted row are aggregated; the others (metric 0) are the shop's member
+    count less those, bucketed here. Joining every member to the aggregate instead cost as
+    much as the aggregate itself at 100,000 members (bench/admin_pages.py, the Tiers page's
+    live preview: 170 ms against 90 ms).
     """
     windows = period_windows(definition, at=at, zone=_zone(shop))
     metric_sql, metric_params = _metric_sql(shop=shop, config=definition, windows=windows)
@@ -211,17 +216,25 @@ def tier_distribution(
     else:
         kept, kept_params = "-1", []
     members = Member._meta.db_table
+    # PostgreSQL computes a CTE used twice once. Orders and entries name members of their
+    # own shop only, so every aggregated member is one of the shop's.
     sql = (
-        "SELECT CASE WHEN x.kept > x.reached THEN x.kept ELSE x.reached END AS tier, "  # noqa: S608 - fixed names; values are parameters
-        "COUNT(*) FROM ("
-        f"SELECT {reached} AS reached, {kept} AS kept FROM {members} m "
-        f"LEFT JOIN ({metric_sql}) a ON a.member_id = m.id WHERE m.shop_id = %s"
-        ") x GROUP BY 1"
+        f"WITH a AS ({metric_sql}) "  # noqa: S608 - fixed names; values are parameters
+        "SELECT CASE WHEN x.kept > x.reached THEN x.kept ELSE x.reached END AS tier, "
+        f"COUNT(*) FROM (SELECT {reached} AS reached, {kept} AS kept FROM a) x GROUP BY 1 "
+        f"UNION ALL SELECT NULL, (SELECT COUNT(*) FROM {members} m WHERE m.shop_id = %s) "
+        "- (SELECT COUNT(*) FROM a)"
     )
-    params = reached_params + kept_params + metric_params + [shop.pk]
+    params = metric_params + reached_params + kept_params + [shop.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        counts = {int(tier): int(count) for tier, count in cursor.fetchall()}
+        rows = cursor.fetchall()
+    counts: dict[int, int] = {}
+    for tier, count in rows:
+        if tier is None:  # the members without a counted row: a metric of 0
+            zero = tier_index(definition, ZERO if definition.uses_money else 0)
+            tier = -1 if zero is None else zero
+        counts[int(tier)] = counts.get(int(tier), 0) + int(count)
     return [(None, counts.get(-1, 0))] + [
         (tier.name, counts.get(index, 0)) for index, tier in enumerate(definition.tiers)
     ]
