@@ -221,7 +221,14 @@ def test_on_a_phone_the_pages_fit_the_screen_and_the_navigation_reaches_every_pa
 
     # When the merchant taps through the navigation, the last tab included
     for number, (label, heading) in enumerate(
-        [("settings", "Settings"), ("program", "Program"), ("home", "Home")], start=2
+        [
+            ("settings", "Settings"),
+            ("tiers", "Tiers"),
+            ("rewards", "Rewards"),
+            ("program", "Program"),
+            ("home", "Home"),
+        ],
+        start=2,
     ):
         app.get_by_test_id(f"nav-{label}").tap()
 
