@@ -35,6 +35,9 @@ class LedgerEntry(models.Model):
         ACTION = "action", "Action points (sign-up, birthday, review...)"
         EXPIRY = "expiry", "Points expired"
         IMPORT = "import", "Balance imported from another program"
+        REDEMPTION = "redemption", "Points spent on a reward"
+        REDEMPTION_RETURN = "redemption_return", "Points returned (reward not delivered, or unused)"
+        TIER_REWARD = "tier_reward", "Points for reaching a VIP tier"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger_entries")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ledger_entries")
