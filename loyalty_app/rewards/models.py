@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from loyalty_app.shops.models import Shop
 
@@ -125,3 +126,92 @@ class Reward(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Redemption(models.Model):
+    """Points a member spent on a reward, and what became of it.
+
+    Written by ``rewards.redemption.reward_redeem`` in one transaction with the ledger's
+    debit and the delivery handed to the platform (the Admin API outbox), so the three
+    are kept together or not at all. Invariants:
+
+    - ``idempotency_key`` is unique per shop: a retried request finds the first
+      redemption and spends nothing more;
+    - ``code`` is empty (store credit, donation, experience) or unique per shop without
+      regard to case, as the shop's checkout compares discount codes;
+    - ``points`` is what the ledger's ``redemption`` entry took (``redemption:<id>``);
+      ``points_returned`` (never above ``points``) is what ``redemption_return`` entries
+      gave back: a failed delivery returns everything, at most once;
+    - ``kind``, ``title``, ``value`` and ``currency`` are copied from the reward when it is
+      redeemed: a later change of the catalog does not change what was bought;
+    - ``value`` is money in ``currency`` for amount, store credit, variable credit and
+      donation, a percent for a percentage off, null for free shipping, a free product and
+      an experience.
+
+    Status: ``pending`` (points debited, delivery queued) -> ``issued`` (the code exists
+    in the shop, the credit was given, the request or donation recorded) -> ``used`` (the
+    code paid part of an order) or ``expired`` (it ended unused); ``pending`` ->
+    ``failed`` when the delivery was given up (the points came back).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (points debited, delivery queued)"
+        ISSUED = "issued", "Issued"
+        USED = "used", "Used in an order"
+        FAILED = "failed", "Failed (points returned)"
+        EXPIRED = "expired", "Expired unused"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="redemptions")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="redemptions"
+    )
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    kind = models.CharField(max_length=32, choices=Reward.Kind.choices)
+    title = models.CharField(max_length=200, blank=True)
+    points = models.PositiveIntegerField()
+    value = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    code = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_order_id = models.CharField(max_length=64, blank=True)
+    delivery_error = models.TextField(blank=True)
+    points_returned = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    actor = models.CharField(max_length=200, blank=True, help_text="who or what redeemed it")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "idempotency_key"], name="redemption_idempotency_key"
+            ),
+            models.UniqueConstraint(
+                "shop",
+                Lower("code"),
+                condition=~models.Q(code=""),
+                name="redemption_code_unique_per_shop",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points_returned__gte=0)
+                & models.Q(points_returned__lte=models.F("points")),
+                name="redemption_points_returned_within_points",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-id"], name="redemption_member_recent"),
+            models.Index(fields=["shop", "-id"], name="redemption_shop_recent"),
+            models.Index(fields=["reward", "member"], name="redemption_reward_member"),
+            # The expiry job reads issued codes by their end; the others never need it.
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status="issued", expires_at__isnull=False),
+                name="redemption_issued_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title or self.kind} for member {self.member_id} ({self.status})"
