@@ -77,11 +77,16 @@ def admin_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             identity: AdminIdentity = platform_port().admin_identity(request)
         except AdminAuthFailed as exc:
             wants_json = request.headers.get("Accept", "").startswith("application/json")
-            if wants_json or request.method not in {"GET", "HEAD"}:
+            if wants_json:
                 response = HttpResponse(
                     '{"detail": "a valid session token is required"}',
                     status=401,
                     content_type="application/json",
+                )
+            elif request.method not in {"GET", "HEAD"}:
+                # A form whose sender can't be confirmed: say so plainly, save nothing.
+                response = render(
+                    request, "admin/refused.html", {"back": _same_app_path(request)}, status=401
                 )
             else:
                 response = render(
@@ -117,3 +122,20 @@ def _bounce_ancestors(request: HttpRequest) -> list[str]:
     if not shop or not hasattr(port, "admin_frame_ancestors_for"):
         return []
     return port.admin_frame_ancestors_for(shop_domain=shop)
+
+
+def _same_app_path(request: HttpRequest) -> str:
+    """Where "back" goes after a refused form: the page the form came from, if it is one
+    of the admin's own (never another site), keeping ``shop`` and ``host``."""
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc != request.get_host() or not referer.path.startswith("/app/"):
+        return ""
+    query = "&".join(
+        f"{key}={value}"
+        for key, value in (
+            ("shop", request.GET.get("shop", "")),
+            ("host", request.GET.get("host", "")),
+        )
+        if value and value.replace(".", "").replace("-", "").replace("=", "").isalnum()
+    )
+    return referer.path + (f"?{query}" if query else "")

@@ -114,3 +114,26 @@ def test_the_page_names_the_shop_of_the_token_not_of_the_query(admin: AdminClien
     # then shop A's data is shown, never B's
     assert response.status_code == 200
     assert b"secret@gamma.example" not in response.content
+
+
+def test_a_refused_form_says_nothing_was_saved_and_links_back_to_its_page(
+    admin: AdminClient,
+) -> None:
+    response = admin.client.post(
+        "/app/program/",
+        {"points_per_unit": "5"},
+        HTTP_REFERER="http://testserver/app/program/?shop=x",
+    )
+
+    assert response.status_code == 401
+    assert b"Nothing was saved" in response.content
+    assert b'href="/app/program/' in response.content
+
+
+def test_a_refused_form_never_links_back_to_another_site(admin: AdminClient) -> None:
+    response = admin.client.post(
+        "/app/program/", {"points_per_unit": "5"}, HTTP_REFERER="https://evil.example/app/x"
+    )
+
+    assert response.status_code == 401
+    assert b"evil.example" not in response.content
