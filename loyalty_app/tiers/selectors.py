@@ -33,7 +33,7 @@ from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 
-from .models import TierProgram
+from .models import MemberTier, TierProgram
 from .policies import (
     DEFAULT_TIER_PROGRAM,
     TierProgramConfig,
@@ -277,3 +277,25 @@ def member_tier_progress(
         "next_threshold": (_shown(progress.next_tier.threshold) if progress.next_tier else None),
         "missing": _shown(progress.missing) if progress.next_tier else None,
     }
+
+
+# --- the tier a member holds ------------------------------------------------------------
+
+
+def member_tier_name(*, shop: Shop, member: Member) -> str | None:
+    """The tier the member holds (the evaluation's decision, ``MemberTier``), spelled as
+    the shop's definition spells it, or None: no tier.
+
+    A shop without a tier definition has no tiers; there the tier carried over from
+    another program (``Member.imported_tier``) is the member's tier, so reward conditions
+    and the API keep working until the merchant defines tiers. Two indexed queries.
+    """
+    if member.shop_id != shop.pk:
+        return None
+    if tier_program_current(shop=shop) is None:
+        return member.imported_tier or None
+    return (
+        MemberTier.objects.filter(shop=shop, member_id=member.pk)
+        .values_list("tier", flat=True)
+        .first()
+    )
