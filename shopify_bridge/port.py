@@ -21,6 +21,7 @@ from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
 from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
 from .outbox.services import AdminCallNotRetryable, admin_call_retry
 from .product_facts import purchase_with_product_facts
+from .rewards_delivery import redemption_deliver
 from .translate import PayloadError, purchase_from_payload
 
 
@@ -66,6 +67,7 @@ __all__ = [
     "admin_page_head_for",
     "lines_with_product_facts",
     "purchase_from_order_payload",
+    "redemption_deliver",
 ]
 
 

@@ -1,17 +1,31 @@
-"""The shop's rewards catalog: list, create, read, change, archive."""
+"""The shop's rewards catalog (list, create, read, change, archive) and redemptions (a
+customer spends points on a reward; list and read them)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .models import Reward
+from loyalty_app.api.errors import Conflict
+from loyalty_app.members.models import Member
+from loyalty_app.members.selectors import member_get
+
+from .models import Redemption, Reward
+from .redemption import (
+    RedemptionConflict,
+    RedemptionRefused,
+    redemption_get,
+    redemptions_for_member,
+    reward_redeem,
+)
 from .selectors import reward_as_data, reward_get, rewards_list
 from .services import reward_archive, reward_create, reward_update
 
@@ -108,3 +122,153 @@ class RewardDetailApi(APIView):
         reward = _reward_or_404(request.auth, reward_id)
         reward = reward_archive(shop=request.auth, reward_id=reward.pk, actor=str(request.user))
         return Response(_body(reward, request.auth))
+
+
+# --- redemptions --------------------------------------------------------------------------
+
+# Refusals about the state of the member, the reward or the catalog are 409: the same
+# request may succeed later. A wrong number of points is bad input: 400.
+REFUSAL_STATUS = {"points_invalid": status.HTTP_400_BAD_REQUEST}
+
+
+class RedemptionRefusedError(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "the redemption is refused"
+    default_code = "refused"
+
+    def __init__(self, refused: RedemptionRefused) -> None:
+        super().__init__(
+            {"detail": refused.message, "code": refused.code, "fields": refused.fields}
+        )
+        self.status_code = REFUSAL_STATUS.get(refused.code, status.HTTP_409_CONFLICT)
+
+
+class RedemptionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    customer_id = serializers.CharField(source="member.external_id", allow_null=True)
+    reward_id = serializers.IntegerField()
+    title = serializers.CharField()
+    kind = serializers.CharField()
+    points = serializers.IntegerField()
+    value = serializers.DecimalField(
+        max_digits=18, decimal_places=4, allow_null=True, normalize_output=True
+    )
+    currency = serializers.CharField()
+    code = serializers.CharField(help_text="the discount code (empty for credit and requests)")
+    status = serializers.ChoiceField(choices=Redemption.Status.choices)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    issued_at = serializers.DateTimeField(allow_null=True)
+    used_at = serializers.DateTimeField(allow_null=True)
+    used_order_id = serializers.CharField()
+    delivery_error = serializers.CharField()
+    points_returned = serializers.IntegerField()
+    idempotency_key = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+def _member_or_404(shop: Any, customer_id: str) -> Member:
+    member = member_get(shop=shop, external_id=customer_id)
+    if member is None:
+        # Another shop's customer is indistinguishable from a missing one.
+        raise NotFound("no such customer in this shop")
+    return member
+
+
+class RedemptionPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "Recommended. Retrying with the same key returns the first redemption (200) and "
+        "spends nothing more; the same key for another reward or number of points is a "
+        "409. Without it the server makes one up, so a retried request is a new redemption."
+    ),
+)
+
+
+class CustomerRedemptionListApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reward_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+        points = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=10**9,
+            help_text="variable credit only: the points to spend, in the reward's steps",
+        )
+
+    @extend_schema(
+        responses={200: RedemptionOutput(many=True)},
+        parameters=[
+            OpenApiParameter("cursor", str, description="opaque cursor from `next`/`previous`"),
+            OpenApiParameter("page_size", int, description="redemptions per page, at most 200"),
+        ],
+        operation_id="v1_customers_redemptions_list",
+        summary="A customer's redemptions, newest first",
+    )
+    def get(self, request: Request, customer_id: str) -> Response:
+        member = _member_or_404(request.auth, customer_id)
+        paginator = RedemptionPagination()
+        page = paginator.paginate_queryset(
+            redemptions_for_member(member=member), request, view=self
+        )
+        return paginator.get_paginated_response(RedemptionOutput(page, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: RedemptionOutput, 200: RedemptionOutput, 409: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Spend a customer's points on a reward; the code is created in the shop",
+    )
+    def post(self, request: Request, customer_id: str) -> Response:
+        member = _member_or_404(request.auth, customer_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 150 or not key.isprintable():
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["at most 150 printable characters"]}
+            )
+        reward_id = data.validated_data["reward_id"]
+        try:
+            redemption, created = reward_redeem(
+                shop=request.auth,
+                member=member,
+                reward_id=reward_id,
+                idempotency_key=key or f"auto:{uuid.uuid4()}",
+                points=data.validated_data.get("points"),
+                actor=str(request.user),
+            )
+        except RedemptionRefused as exc:
+            raise RedemptionRefusedError(exc) from exc
+        except RedemptionConflict as exc:
+            raise Conflict(
+                {
+                    "detail": "Idempotency-Key was already used for a different redemption",
+                    "code": "idempotency_conflict",
+                }
+            ) from exc
+        except Reward.DoesNotExist as exc:
+            raise NotFound("no such reward in this shop") from exc
+        # Delivery may have run on commit (eager mode): show the redemption as stored.
+        redemption.refresh_from_db()
+        return Response(
+            RedemptionOutput(redemption).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class RedemptionDetailApi(APIView):
+    @extend_schema(responses={200: RedemptionOutput}, summary="One redemption of the shop")
+    def get(self, request: Request, redemption_id: str) -> Response:
+        redemption = redemption_get(shop=request.auth, redemption_id=redemption_id)
+        if redemption is None:
+            raise NotFound("no such redemption in this shop")
+        return Response(RedemptionOutput(redemption).data)
