@@ -85,6 +85,10 @@ class Reward(models.Model):
         related_name="granted_by",
         help_text="punch_card: the reward granted when the card is full",
     )
+    return_points_if_unused = models.BooleanField(
+        default=False,
+        help_text="a code that expires unused gives its points back (rewards.lifecycle)",
+    )
     position = models.IntegerField(default=0)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -183,9 +187,19 @@ class Redemption(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     actor = models.CharField(max_length=200, blank=True, help_text="who or what redeemed it")
+    # An experience is a request the merchant fulfils or declines (rewards.lifecycle):
+    # neither time set means it is still requested. At most one of the two is ever set.
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    fulfilment_by = models.CharField(max_length=200, blank=True)
+    fulfilment_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(fulfilled_at__isnull=True) | models.Q(declined_at__isnull=True),
+                name="redemption_fulfilled_or_declined",
+            ),
             models.UniqueConstraint(
                 fields=["shop", "idempotency_key"], name="redemption_idempotency_key"
             ),
@@ -215,3 +229,64 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title or self.kind} for member {self.member_id} ({self.status})"
+
+
+class UsageCharge(models.Model):
+    """What the merchant owes for one delivered redemption (billing by redemption).
+
+    Written by ``rewards.billing.usage_charge_record`` in the transaction that makes the
+    redemption delivered (issued; for an experience, fulfilled). Invariants:
+
+    - one charge per redemption (the one-to-one is the idempotency key: recording twice
+      charges once); ``redemption`` is only cleared when the member's data is erased,
+      the charge itself stays for the merchant's accounts;
+    - ``amount`` is money in ``currency``, never below 0, rounded to cents; how it was
+      reached is in ``rule`` (``value``, ``points_at_rate``, ``flat_fee``);
+    - ``month`` (``YYYY-MM``) is the month of delivery in the shop's time zone, the key of
+      the monthly summary;
+    - ``send_status`` says what the platform was told: ``not_configured`` (no billing
+      set up for the shop: recorded, never sent), ``pending`` (a usage record queued in
+      the platform's outbox), ``sent`` or ``failed``; a zero amount is never sent.
+    """
+
+    class SendStatus(models.TextChoices):
+        NOT_CONFIGURED = "not_configured", "Recorded (billing not set up)"
+        NOT_SENT = "not_sent", "Recorded (nothing to charge)"
+        PENDING = "pending", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="usage_charges")
+    redemption = models.OneToOneField(
+        Redemption,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="usage_charge",
+    )
+    kind = models.CharField(max_length=32, choices=Reward.Kind.choices)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    rule = models.CharField(max_length=32)
+    description = models.CharField(max_length=255)
+    month = models.CharField(max_length=7)
+    send_status = models.CharField(
+        max_length=16, choices=SendStatus.choices, default=SendStatus.NOT_CONFIGURED
+    )
+    platform_reference = models.CharField(max_length=255, blank=True)
+    send_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="usage_charge_amount_nonnegative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "month", "kind"], name="usage_charge_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} for redemption {self.redemption_id}"
