@@ -151,6 +151,20 @@ class AdminApiCall(models.Model):
         return f"{self.kind} {self.idempotency_key} ({self.status})"
 
 
+class ShopBilling(models.Model):
+    """How a shop pays the app for redemptions: its app subscription's usage line item
+    (``gid://shopify/AppSubscriptionLineItem/...``), to which each usage charge is sent
+    (``appUsageRecordCreate``, see ``billing.py``). No row (and no
+    ``settings.SHOPIFY_BILLING_LINE_ITEM_ID``): charges are recorded, never sent."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="+")
+    subscription_line_item_id = models.CharField(max_length=255)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"billing of shop {self.shop_id}"
+
+
 # The dev-store simulator's tables belong to this app (one migration); see devstore/models.py.
 from .devstore.models import (  # noqa: E402
     DevStore,
@@ -178,5 +192,6 @@ __all__ = [
     "DevStoreTags",
     "DevStoreWebhookSubscription",
     "ProductFacts",
+    "ShopBilling",
     "WebhookEvent",
 ]
