@@ -62,6 +62,44 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("imports.import_jobs_sweep"),
         name="resume stalled imports",
     )
+    # Lower the VIP tiers whose retention ended (after 1 January in the shop's time zone
+    # for a calendar year, daily for a rolling 12 months); hourly, so each shop's midnight
+    # is soon followed by a run. One job per shop and local day; idempotent.
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("tiers.tier_period_end_all"),
+        name="tier period end",
+    )
+    # Run again tier re-evaluations whose message was lost or whose worker died (they
+    # resume after their last committed batch).
+    sender.add_periodic_task(
+        600.0,
+        sender.signature("tiers.tier_evaluations_sweep"),
+        name="resume stalled tier evaluations",
+    )
+    # Expire discount codes of redemptions that ended unused (an hour's grace for orders
+    # placed just before the end) and give their points back where the reward says so;
+    # idempotent per redemption, so a rerun or an overlap expires nothing twice.
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("rewards.redemptions_expire_due"),
+        name="expire unused reward codes",
+    )
+    # Billing by redemption: record the usage charge of any delivered redemption that has
+    # none (a delivery path that does not record it in its own transaction); one charge
+    # per redemption, held by a one-to-one.
+    sender.add_periodic_task(
+        300.0,
+        sender.signature("rewards.usage_charges_record_missing"),
+        name="record missing usage charges",
+    )
+    # Punch cards: grant the fills reached by orders that changed outside a webhook (the
+    # return-window job confirms them); the webhook path grants the others at once.
+    sender.add_periodic_task(
+        900.0,
+        sender.signature("rewards.punch_cards_sweep"),
+        name="grant punch card fills",
+    )
 
 
 @task_prerun.connect

@@ -24,6 +24,7 @@ from loyalty_app.ledger.services import IdempotencyConflict, InsufficientPoints,
 from loyalty_app.members.models import Member
 from loyalty_app.members.selectors import member_get
 from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.selectors import member_tier_name
 
 from .errors import Conflict
 
@@ -66,7 +67,7 @@ class CustomerDetailApi(APIView):
     )
     def get(self, request: Request, customer_id: str) -> Response:
         member = _member_or_404(request.auth, customer_id)
-        member.tier = member.imported_tier or None  # type: ignore[attr-defined]
+        member.tier = member_tier_name(shop=request.auth, member=member)  # type: ignore[attr-defined]
         member.points_pending = member_points_pending(member=member)  # type: ignore[attr-defined]
         return Response(self.OutputSerializer(member).data)
 

@@ -15,11 +15,15 @@ from rest_framework.views import APIView
 from loyalty_app.common.time import now
 from loyalty_app.members.selectors import member_get
 
-from .models import TierProgram
+from .models import TierEvent, TierProgram
 from .policies import ConfigError, tier_program_from_dict
 from .selectors import (
+    member_tier_events,
     member_tier_progress,
     tier_distribution,
+    tier_evaluation_as_data,
+    tier_evaluation_get,
+    tier_evaluation_latest,
     tier_program_config,
     tier_program_current,
 )
@@ -33,12 +37,15 @@ DEFINITION_FIELDS = (
 )
 
 
-def _program_body(program: TierProgram | None) -> dict[str, Any]:
+def _program_body(program: TierProgram | None, shop: Any) -> dict[str, Any]:
+    latest = tier_evaluation_latest(shop=shop)
     return {
         "version": program.version if program else None,
         "definition": tier_program_config(program).to_dict(),
         "updated_at": program.created_at.isoformat() if program else None,
         "updated_by": program.created_by if program else None,
+        # The latest re-evaluation of the members (a definition change, a period's end).
+        "evaluation": tier_evaluation_as_data(latest) if latest else None,
     }
 
 
@@ -48,7 +55,8 @@ class TierProgramApi(APIView):
         summary="The shop's tiers and cash-back settings in force (version null: none defined)",
     )
     def get(self, request: Request) -> Response:
-        return Response(_program_body(tier_program_current(shop=request.auth)))
+        shop = request.auth
+        return Response(_program_body(tier_program_current(shop=shop), shop))
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -61,7 +69,7 @@ class TierProgramApi(APIView):
             shop=request.auth, data=request.data, actor=str(request.user)
         )
         return Response(
-            _program_body(program),
+            _program_body(program, request.auth),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -107,3 +115,63 @@ class CustomerTierProgressApi(APIView):
                 **member_tier_progress(shop=request.auth, member=member, at=now()),
             }
         )
+
+
+class TierEvaluationDetailApi(APIView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        summary="A re-evaluation of the members' tiers: status, total, processed, changed",
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = tier_evaluation_get(shop=request.auth, job_id=job_id)
+        if job is None:
+            raise NotFound("no such tier evaluation in this shop")
+        return Response(tier_evaluation_as_data(job))
+
+
+class TierEventOutput(serializers.ModelSerializer):
+    from_tier = serializers.SerializerMethodField()
+    to_tier = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TierEvent
+        fields = (
+            "id",
+            "from_tier",
+            "to_tier",
+            "reason",
+            "metric_value",
+            "program_version",
+            "order_id",
+            "entry_reward",
+            "actor",
+            "created_at",
+        )
+
+    def get_from_tier(self, event: TierEvent) -> str | None:
+        return event.from_tier or None
+
+    def get_to_tier(self, event: TierEvent) -> str | None:
+        return event.to_tier or None
+
+
+class CustomerTierEventsApi(APIView):
+    @extend_schema(
+        responses={200: TierEventOutput(many=True)},
+        summary="A customer's tier changes, newest first (from/to null: no tier)",
+    )
+    def get(self, request: Request, customer_id: str) -> Response:
+        member = member_get(shop=request.auth, external_id=customer_id)
+        if member is None:
+            raise NotFound("no such customer in this shop")
+        events = member_tier_events(shop=request.auth, member=member)[:MAX_EVENTS]
+        return Response(
+            {
+                "customer_id": member.external_id,
+                "events": TierEventOutput(events, many=True).data,
+            }
+        )
+
+
+# A member changes tier a few times a year; this many is years of history.
+MAX_EVENTS = 200

@@ -27,13 +27,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from loyalty_app.earning.models import Order
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 
-from .models import MemberTier, TierProgram
+from .models import MemberTier, TierEvaluationJob, TierEvent, TierProgram
 from .policies import (
     DEFAULT_TIER_PROGRAM,
     TierProgramConfig,
@@ -67,7 +68,7 @@ def tier_program_current_config(*, shop: Shop) -> TierProgramConfig:
     return tier_program_config(tier_program_current(shop=shop))
 
 
-def _zone(shop: Shop) -> ZoneInfo:
+def shop_zone(shop: Shop) -> ZoneInfo:
     try:
         return ZoneInfo(shop.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -81,8 +82,30 @@ def _moment(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+@dataclass(frozen=True)
+class Members:
+    """Which members a metric query reads: one, a range of ids, or a list of ids (None:
+    every member of the shop). Each is served by the index on the member column."""
+
+    member_id: int | None = None
+    id_range: tuple[int, int] | None = None
+    ids: tuple[int, ...] | None = None
+
+    def where(self, column: str) -> tuple[str, list[Any]]:
+        if self.member_id is not None:
+            return f" AND {column} = %s", [self.member_id]
+        if self.id_range is not None:
+            return f" AND {column} BETWEEN %s AND %s", list(self.id_range)
+        if self.ids is not None:
+            return f" AND {column} = ANY(%s)", [list(self.ids)]
+        return "", []
+
+
+EVERY_MEMBER = Members()
+
+
 def _metric_rows_sql(
-    *, shop: Shop, config: TierProgramConfig, windows: Windows, member_id: int | None
+    *, shop: Shop, config: TierProgramConfig, windows: Windows, members: Members
 ) -> tuple[str, list[Any]]:
     """SQL of (member_id, value, at) rows: one per counted order or action entry.
 
@@ -92,13 +115,12 @@ def _metric_rows_sql(
     orders = Order._meta.db_table
     ledger = LedgerEntry._meta.db_table
     lower = windows.previous[0] if windows.previous is not None else windows.start
-    only_member = " AND o.member_id = %s" if member_id is not None else ""
+    only_member, member_params = members.where("o.member_id")
     since = " AND o.placed_at >= %s" if lower is not None else ""
     params: list[Any] = [shop.pk, _moment(windows.end)]
     if lower is not None:
         params.append(_moment(lower))
-    if member_id is not None:
-        params.append(member_id)
+    params += member_params
     if config.metric == "orders_count":
         value, status = "1", " AND o.paid AND NOT o.cancelled AND NOT o.fully_refunded"
     elif config.metric == "amount_spent":
@@ -121,22 +143,21 @@ def _metric_rows_sql(
             "WHERE l.shop_id = %s AND l.source_type = 'action' AND l.kind = %s "
             "AND l.points > 0 AND l.created_at < %s"
             + (" AND l.created_at >= %s" if lower is not None else "")
-            + (" AND l.member_id = %s" if member_id is not None else "")
+            + members.where("l.member_id")[0]
         )
         params += [shop.pk, LedgerEntry.Kind.ACTION, _moment(windows.end)]
         if lower is not None:
             params.append(_moment(lower))
-        if member_id is not None:
-            params.append(member_id)
+        params += member_params
     return sql, params
 
 
 def _metric_sql(
-    *, shop: Shop, config: TierProgramConfig, windows: Windows, member_id: int | None = None
+    *, shop: Shop, config: TierProgramConfig, windows: Windows, members: Members = EVERY_MEMBER
 ) -> tuple[str, list[Any]]:
     """SQL of (member_id, cur, prev): the metric in the current and the previous period
     (prev is 0 without retention), for members with at least one counted row."""
-    rows, params = _metric_rows_sql(shop=shop, config=config, windows=windows, member_id=member_id)
+    rows, params = _metric_rows_sql(shop=shop, config=config, windows=windows, members=members)
     if windows.previous is not None:
         split = [_moment(windows.start), _moment(windows.start)]  # type: ignore[arg-type]
         sql = (
@@ -169,14 +190,43 @@ class MemberMetric:
 def member_metric(
     *, shop: Shop, member: Member, config: TierProgramConfig, at: datetime
 ) -> MemberMetric:
-    windows = period_windows(config, at=at, zone=_zone(shop))
-    sql, params = _metric_sql(shop=shop, config=config, windows=windows, member_id=member.pk)
+    windows = period_windows(config, at=at, zone=shop_zone(shop))
+    sql, params = _metric_sql(
+        shop=shop, config=config, windows=windows, members=Members(member_id=member.pk)
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     value = _number(config, row[1] if row else None)
     previous = _number(config, row[2] if row else None) if windows.previous else None
     return MemberMetric(value=value, previous=previous)
+
+
+def members_metrics(
+    *, shop: Shop, config: TierProgramConfig, at: datetime, members: Members
+) -> dict[int, MemberMetric]:
+    """The metric of many members in one aggregate query (a batch of the evaluation
+    job): member id -> metric, for the members with a counted row; the others' metric is
+    zero (``zero_metric``)."""
+    windows = period_windows(config, at=at, zone=shop_zone(shop))
+    sql, params = _metric_sql(shop=shop, config=config, windows=windows, members=members)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        int(member_id): MemberMetric(
+            value=_number(config, cur),
+            previous=_number(config, prev) if windows.previous else None,
+        )
+        for member_id, cur, prev in rows
+    }
+
+
+def zero_metric(config: TierProgramConfig) -> MemberMetric:
+    zero: int | Decimal = ZERO if config.uses_money else 0
+    return MemberMetric(
+        value=zero, previous=zero if config.period != "lifetime" and config.retention else None
+    )
 
 
 def _tier_case(config: TierProgramConfig, column: str) -> tuple[str, list[Any]]:
@@ -208,7 +258,7 @@ def tier_distribution(
     much as the aggregate itself at 100,000 members (bench/admin_pages.py, the Tiers page's
     live preview: 170 ms against 90 ms).
     """
-    windows = period_windows(definition, at=at, zone=_zone(shop))
+    windows = period_windows(definition, at=at, zone=shop_zone(shop))
     metric_sql, metric_params = _metric_sql(shop=shop, config=definition, windows=windows)
     reached, reached_params = _tier_case(definition, "a.cur")
     if windows.previous is not None:
@@ -259,7 +309,7 @@ def member_tier_progress(
     tier evaluation may lag behind it (a downgrade waits for the end of the period).
     """
     config = config if config is not None else tier_program_current_config(shop=shop)
-    windows = period_windows(config, at=at, zone=_zone(shop))
+    windows = period_windows(config, at=at, zone=shop_zone(shop))
     metric = member_metric(shop=shop, member=member, config=config, at=at)
     progress = tier_progress(config, metric.value, metric.previous)
     reached = tier_for(config, metric.value)
@@ -286,16 +336,60 @@ def member_tier_name(*, shop: Shop, member: Member) -> str | None:
     """The tier the member holds (the evaluation's decision, ``MemberTier``), spelled as
     the shop's definition spells it, or None: no tier.
 
-    A shop without a tier definition has no tiers; there the tier carried over from
-    another program (``Member.imported_tier``) is the member's tier, so reward conditions
-    and the API keep working until the merchant defines tiers. Two indexed queries.
+    A member never evaluated holds the tier a metric of zero gives (a first tier with
+    threshold 0 holds every member). A shop without a tier definition has no tiers; there
+    the tier carried over from another program (``Member.imported_tier``) is the member's
+    tier, so reward conditions and the API keep working until the merchant defines tiers.
+    Two indexed queries.
     """
     if member.shop_id != shop.pk:
         return None
-    if tier_program_current(shop=shop) is None:
+    program = tier_program_current(shop=shop)
+    if program is None:
         return member.imported_tier or None
-    return (
-        MemberTier.objects.filter(shop=shop, member_id=member.pk)
-        .values_list("tier", flat=True)
-        .first()
-    )
+    row = MemberTier.objects.filter(shop=shop, member_id=member.pk).values_list("tier").first()
+    if row is not None:
+        return row[0]
+    config = tier_program_config(program)
+    zero = tier_for(config, ZERO if config.uses_money else 0)
+    return zero.name if zero is not None else None
+
+
+def member_tier_events(*, shop: Shop, member: Member) -> QuerySet[TierEvent]:
+    """The member's tier changes, newest first."""
+    return TierEvent.objects.filter(shop=shop, member=member).order_by("-id")
+
+
+def tier_evaluation_get(*, shop: Shop, job_id: object) -> TierEvaluationJob | None:
+    try:
+        pk = int(str(job_id))
+    except ValueError:
+        return None
+    return TierEvaluationJob.objects.filter(shop=shop, pk=pk).first()
+
+
+def tier_evaluation_latest(*, shop: Shop) -> TierEvaluationJob | None:
+    return TierEvaluationJob.objects.filter(shop=shop).order_by("-id").first()
+
+
+def tier_evaluation_as_data(job: TierEvaluationJob) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "version": job.version,
+        "total": job.total,
+        "processed": job.processed,
+        "changed": job.changed,
+        "percent": (
+            100
+            if job.status == TierEvaluationJob.Status.DONE
+            else min(99, job.processed * 100 // job.total)
+            if job.total
+            else 0
+        ),
+        "error": job.error or None,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

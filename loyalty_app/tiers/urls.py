@@ -8,6 +8,16 @@ urlpatterns = [
     re_path(r"^tiers/?$", apis.TierProgramApi.as_view(), name="tiers"),
     re_path(r"^tiers/preview/?$", apis.TierPreviewApi.as_view(), name="tiers-preview"),
     re_path(
+        r"^tiers/evaluations/(?P<job_id>[0-9]{1,18})/?$",
+        apis.TierEvaluationDetailApi.as_view(),
+        name="tier-evaluation",
+    ),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/tier-events/?$",
+        apis.CustomerTierEventsApi.as_view(),
+        name="customer-tier-events",
+    ),
+    re_path(
         r"^customers/(?P<customer_id>[^/]+)/tier-progress/?$",
         apis.CustomerTierProgressApi.as_view(),
         name="customer-tier-progress",
