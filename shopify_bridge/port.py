@@ -22,6 +22,7 @@ from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
 from .outbox.services import AdminCallNotRetryable, admin_call_retry
 from .product_facts import purchase_with_product_facts
 from .rewards_delivery import redemption_deliver
+from .tier_sync import tier_changes_publish
 from .translate import PayloadError, purchase_from_payload
 
 
@@ -68,6 +69,7 @@ __all__ = [
     "lines_with_product_facts",
     "purchase_from_order_payload",
     "redemption_deliver",
+    "tier_changes_publish",
 ]
 
 

@@ -186,6 +186,9 @@ def action_record(
                 reason=rule.reason(target),
                 actor=source,
             )
+            from loyalty_app.tiers.services import member_tier_after_points  # avoids a cycle
+
+            member_tier_after_points(member=member)
     return ActionWrite(event=event, created=True)
 
 

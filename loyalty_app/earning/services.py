@@ -174,6 +174,9 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
         )
         order.points_awarded = spendable
     order.save()
+    from loyalty_app.tiers.services import member_tier_after_order  # tiers imports earning
+
+    member_tier_after_order(order=order)
 
 
 @lru_cache(maxsize=4096)
