@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "loyalty_app.actions",
     "loyalty_app.imports",
     "loyalty_app.tiers",
+    "loyalty_app.cashback",
     "loyalty_app.rewards",
     "loyalty_app.privacy",
     "loyalty_app.merchant_admin",

@@ -17,6 +17,7 @@ from loyalty_app.earning.domain import Purchase, PurchaseLine
 from loyalty_app.shops.models import Shop
 
 from .admin_api import AdminApiError
+from .cashback_delivery import cashback_deliver
 from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
 from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
 from .outbox.services import AdminCallNotRetryable, admin_call_retry
@@ -66,6 +67,7 @@ __all__ = [
     "admin_frame_ancestors_for",
     "admin_identity",
     "admin_page_head_for",
+    "cashback_deliver",
     "lines_with_product_facts",
     "purchase_from_order_payload",
     "redemption_deliver",

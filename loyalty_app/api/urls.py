@@ -10,6 +10,7 @@ app_name = "api"
 urlpatterns = [
     # Each domain's own routes (tiers and cash-back, rewards, privacy requests).
     re_path(r"^", include("loyalty_app.tiers.urls")),
+    re_path(r"^", include("loyalty_app.cashback.urls")),
     re_path(r"^", include("loyalty_app.rewards.urls")),
     re_path(r"^", include("loyalty_app.privacy.urls")),
     re_path(r"^imports/?$", import_apis.ImportListApi.as_view(), name="imports"),

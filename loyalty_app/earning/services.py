@@ -174,6 +174,10 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
         )
         order.points_awarded = spendable
     order.save()
+    # Cash-back before the tier: an order earns the rate of the tier held when it was placed.
+    from loyalty_app.cashback.services import order_cashback_sync  # cashback imports earning
+
+    order_cashback_sync(order=order)
     from loyalty_app.tiers.services import member_tier_after_order  # tiers imports earning
 
     member_tier_after_order(order=order)
