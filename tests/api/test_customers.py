@@ -341,6 +341,8 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/customers/{customer_id}/tier-progress/",
         "/api/v1/rewards/",
         "/api/v1/rewards/{reward_id}/",
+        "/api/v1/customers/{customer_id}/redemptions/",
+        "/api/v1/redemptions/{redemption_id}/",
         "/api/v1/data-requests/",
         "/api/v1/data-requests/{data_request_id}/",
     }
@@ -349,6 +351,7 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
     assert list(paths["/api/v1/customers/{customer_id}/adjustments/"]) == ["post"]
     assert list(paths["/api/v1/program/"]) == ["get", "put"]
     assert list(paths["/api/v1/preview/"]) == ["post"]
+    assert list(paths["/api/v1/customers/{customer_id}/redemptions/"]) == ["get", "post"]
     assert schema["components"]["securitySchemes"]["ShopToken"]["scheme"] == "bearer"
 
 
