@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 # Members per transaction of the evaluation job: large enough that the per-batch queries
 # are a small part of the time, small enough that a batch's locks are short.
 BATCH_SIZE = 5000
+JUST_AFTER = timedelta(microseconds=1)
 # Errors a job is run again for (the database went away, a deadlock victim).
 TRANSIENT_ERRORS = (OperationalError,)
 
@@ -314,6 +315,7 @@ def _member_tier_evaluate(
     program: TierProgram,
     member_id: int,
     order_id: str = "",
+    placed_at: datetime | None = None,
     actor: str = "",
 ) -> TierEvent | None:
     """Upgrade (or renew) one member after an award; the refund rule when ``order_id`` is
@@ -323,7 +325,10 @@ def _member_tier_evaluate(
     if member is None:
         return None
     state = MemberTier.objects.filter(member_id=member_id).first()
-    at = now()
+    # The metric counts what happened before its moment: take it just after the later of
+    # now and the order's time, so the order that asks counts even if the platform's clock
+    # is a little ahead of ours, and so do points credited in this very transaction.
+    at = max(now(), placed_at or now()) + JUST_AFTER
     metric = member_metric(shop=shop, member=member, config=config, at=at)
     held = _held(state)
     mode = Mode.REFUND if order_id and held.qualifying_order == order_id else Mode.AWARD
@@ -376,6 +381,7 @@ def member_tier_after_order(*, order: Order) -> TierEvent | None:
         program=program,
         member_id=order.member_id,
         order_id=order.external_id,
+        placed_at=order.placed_at,
         actor="order",
     )
 
@@ -499,7 +505,7 @@ def tier_evaluation_run(*, job_id: int, batch_size: int = BATCH_SIZE) -> TierEva
     )
     try:
         while True:
-            at = now()
+            at = now() + JUST_AFTER
             ids = list(_due(job, at=at).filter(**_after(job))[:batch_size])
             if not ids:
                 break
