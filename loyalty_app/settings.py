@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "loyalty_app.rewards",
     "loyalty_app.privacy",
     "loyalty_app.merchant_admin",
+    "loyalty_app.widget",
     "loyalty_app.api",
     "loyalty_app.common",
     "shopify_bridge",
@@ -217,6 +218,21 @@ CELERY_TIMEZONE = "UTC"
 # award paid for a new PostgreSQL backend. Keep it; loyalty_app.celery applies
 # CONN_MAX_AGE and the health checks between tasks instead.
 CELERY_DB_REUSE_MAX = 10**9
+
+# The storefront widget's rate limits (loyalty_app.widget) count in the "ratelimit" cache:
+# Redis, shared by every process, when REDIS_URL is set; this process's memory otherwise.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit"}
+    ),
+}
 
 # Stored webhook events: how long an event may wait in the queue before the sweeper
 # re-enqueues it, and how often a failing one is retried.

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("shopify/", include("shopify_bridge.urls")),
     path("app/", include("loyalty_app.merchant_admin.urls")),
+    path("proxy/", include("loyalty_app.widget.urls")),
     path("health", health, name="health"),
 ]
 

@@ -17,6 +17,7 @@ from loyalty_app.earning.domain import Purchase, PurchaseLine
 from loyalty_app.shops.models import Shop
 
 from .admin_api import AdminApiError
+from .app_proxy import shopper_identity
 from .cashback_delivery import cashback_deliver
 from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
 from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
@@ -71,6 +72,7 @@ __all__ = [
     "lines_with_product_facts",
     "purchase_from_order_payload",
     "redemption_deliver",
+    "shopper_identity",
     "tier_changes_publish",
 ]
 

@@ -8,7 +8,7 @@ serves the shop's side of OAuth (``admin/oauth/...``) and its store admin
 
 from django.urls import path
 
-from . import admin_frame, oauth, views
+from . import admin_frame, oauth, storefront, views
 
 app_name = "devstore"
 
@@ -32,4 +32,5 @@ urlpatterns = [
         admin_frame.app_frame,
         name="admin_app_page",
     ),
+    *storefront.urlpatterns,  # the storefront, its app proxy and the widget on it
 ]

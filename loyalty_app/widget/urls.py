@@ -1,0 +1,16 @@
+"""The widget's endpoints under the app's proxy URL (``/proxy/``): the storefront reaches
+them as ``/apps/loyalty/<path>``."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "widget"
+
+urlpatterns = [
+    path("state", views.StateApi.as_view(), name="state"),
+    path("join", views.JoinApi.as_view(), name="join"),
+    path("redeem", views.RedeemApi.as_view(), name="redeem"),
+    path("birthday", views.BirthdayApi.as_view(), name="birthday"),
+    path("product-points", views.ProductPointsApi.as_view(), name="product-points"),
+]
