@@ -28,6 +28,7 @@ nothing for anyone.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from loyalty_app.earning.services import order_refund_record, order_sync
 from loyalty_app.members.services import member_upsert
 from loyalty_app.privacy.selectors import customer_redaction_find
 from loyalty_app.privacy.services import customer_redact, data_request_record, shop_erase
+from loyalty_app.rewards.lifecycle import redemptions_mark_used
+from loyalty_app.rewards.punch_cards import punch_cards_evaluate, punch_cards_need_collections
 from loyalty_app.shops.models import Shop
 from loyalty_app.shops.services import shop_uninstall
 
@@ -104,11 +107,34 @@ def _purchase(shop: Shop, payload: Any) -> _Order:
         if customer is not True:
             purchase = dataclasses.replace(purchase, customer=customer or None)
             redacted = True
-    return _Order(purchase_with_product_facts(shop=shop, purchase=purchase), redacted)
+    return _Order(purchase_with_product_facts(shop=_facts_shop(shop), purchase=purchase), redacted)
+
+
+def _facts_shop(shop: Shop) -> Shop:
+    """The shop as the product-facts lookup sees it: a punch card counting a collection
+    needs the lines' collections stored with the order even when no earning rule uses
+    them (the lookup asks the shop's flag, which only the earning rules keep)."""
+    if shop.uses_product_facts or not punch_cards_need_collections(shop=shop):
+        return shop
+    needed = copy.copy(shop)
+    needed.uses_product_facts = True
+    return needed
 
 
 def _order(shop: Shop, order: _Order, actor: str) -> None:
-    order_sync(shop=shop, purchase=order.purchase, actor=actor)
+    """Settle the order's points, then what follows from the order in the same
+    transaction: the reward codes it used, and the punch-card fills it completes."""
+    synced = order_sync(shop=shop, purchase=order.purchase, actor=actor)
+    if not order.purchase.test:
+        redemptions_mark_used(
+            shop=shop,
+            order_id=order.purchase.external_id,
+            codes=order.purchase.discount_codes,
+            used_at=order.purchase.placed_at,
+            actor=actor,
+        )
+    if synced.member is not None:
+        punch_cards_evaluate(shop=shop, member=synced.member, actor=actor)
     if order.redacted:
         # The delivery itself named the redacted customer: scrub it as it is applied.
         webhook_payloads_redact(

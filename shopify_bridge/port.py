@@ -18,6 +18,7 @@ from loyalty_app.shops.models import Shop
 
 from .admin_api import AdminApiError
 from .app_proxy import shopper_identity
+from .billing import usage_charge_send
 from .cashback_delivery import cashback_deliver
 from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
 from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
@@ -74,6 +75,7 @@ __all__ = [
     "redemption_deliver",
     "shopper_identity",
     "tier_changes_publish",
+    "usage_charge_send",
 ]
 
 

@@ -34,6 +34,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from loyalty_app.rewards.billing import usage_charge_record_if_issued
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.rewards.redemption import (
     redemption_delivery_problem,
@@ -242,7 +243,9 @@ def delivery_result(*, shop: Shop, kind: str, key: str, ok: bool, data: Any, rea
             )
         return
     if ok:
-        redemption_issued(shop=shop, redemption_id=redemption_id, actor=ACTOR)
+        issued = redemption_issued(shop=shop, redemption_id=redemption_id, actor=ACTOR)
+        # Billing by redemption: the charge is written with the change to issued.
+        usage_charge_record_if_issued(redemption=issued)
     else:
         redemption_fail(
             shop=shop, redemption_id=redemption_id, reason=_cause(kind, reason), actor=ACTOR

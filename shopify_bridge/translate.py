@@ -193,6 +193,22 @@ def refund_from_payload(payload: Any, order_id: str | None = None) -> Refund:
     )
 
 
+# An order carries a handful of codes; anything beyond is not a checkout's.
+MAX_DISCOUNT_CODES = 50
+
+
+def _discount_codes(value: Any) -> tuple[str, ...]:
+    """``discount_codes[].code``, trimmed, first seen first, without repeats (case-blind).
+    An entry that is not an object with a text code is skipped: the codes only serve to
+    recognise a reward's code, never to compute points."""
+    codes: dict[str, str] = {}
+    for entry in _list(value, "discount_codes")[:MAX_DISCOUNT_CODES]:
+        code = entry.get("code") if isinstance(entry, dict) else None
+        if isinstance(code, str) and code.strip():
+            codes.setdefault(code.strip().casefold(), code.strip()[:255])
+    return tuple(codes.values())
+
+
 def purchase_from_payload(payload: Any) -> Purchase:
     data = _obj(payload, "order")
     order_id = _id(data.get("id"), "id")
@@ -224,6 +240,7 @@ def purchase_from_payload(payload: Any) -> Purchase:
         shipping=_shop_money(data, "total_shipping_price", "total_shipping_price"),
         tax=_shop_money(data, "total_tax", "total_tax"),
         refunds=refunds,
+        discount_codes=_discount_codes(data.get("discount_codes")),
     )
 
 

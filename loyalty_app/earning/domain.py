@@ -85,3 +85,6 @@ class Purchase:
     shipping: Decimal = Decimal("0")
     tax: Decimal = Decimal("0")
     refunds: tuple[Refund, ...] = field(default_factory=tuple)
+    # The discount codes the shopper entered, as typed (a reward's code is matched
+    # without regard to case: rewards.lifecycle).
+    discount_codes: tuple[str, ...] = ()

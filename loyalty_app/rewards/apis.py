@@ -4,6 +4,7 @@ customer spends points on a reward; list and read them)."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -15,10 +16,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_app.api.errors import Conflict
+from loyalty_app.common.time import now
 from loyalty_app.members.models import Member
 from loyalty_app.members.selectors import member_get
 
+from .billing import billing_month_parse, billing_summary, month_of
+from .lifecycle import (
+    FULFILMENT_STATUSES,
+    RequestNotOpen,
+    donations_summary,
+    fulfilment_status,
+    redemption_decline,
+    redemption_fulfil,
+    redemptions_list,
+)
 from .models import Redemption, Reward
+from .punch_cards import punch_cards_progress
 from .redemption import (
     RedemptionConflict,
     RedemptionRefused,
@@ -272,3 +285,206 @@ class RedemptionDetailApi(APIView):
         if redemption is None:
             raise NotFound("no such redemption in this shop")
         return Response(RedemptionOutput(redemption).data)
+
+
+# --- after a redemption: requests, donations, billing, punch cards ------------------------
+
+
+class RedemptionRequestOutput(RedemptionOutput):
+    fulfilment_status = serializers.SerializerMethodField(
+        help_text="experience: requested, fulfilled or declined; empty for other kinds"
+    )
+    fulfilled_at = serializers.DateTimeField(allow_null=True)
+    declined_at = serializers.DateTimeField(allow_null=True)
+    fulfilment_by = serializers.CharField()
+    fulfilment_reason = serializers.CharField()
+
+    def get_fulfilment_status(self, redemption: Redemption) -> str:
+        return fulfilment_status(redemption)
+
+
+def _request_or_404(shop: Any, redemption_id: str) -> Redemption:
+    redemption = redemption_get(shop=shop, redemption_id=redemption_id)
+    if redemption is None or redemption.kind != Reward.Kind.EXPERIENCE:
+        raise NotFound("no such experience request in this shop")
+    return redemption
+
+
+class RedemptionListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=Reward.Kind.choices, required=False)
+        status = serializers.ChoiceField(
+            choices=[*Redemption.Status.values, *FULFILMENT_STATUSES], required=False
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, description="a reward kind, e.g. experience"),
+            OpenApiParameter(
+                "status",
+                str,
+                description="a redemption status, or for experiences requested, fulfilled, "
+                "declined",
+            ),
+            OpenApiParameter("cursor", str, description="opaque cursor from `next`/`previous`"),
+            OpenApiParameter("page_size", int, description="redemptions per page, at most 200"),
+        ],
+        responses={200: RedemptionRequestOutput(many=True)},
+        operation_id="v1_redemptions_list",
+        summary="The shop's redemptions, newest first (experience requests to fulfil)",
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = redemptions_list(
+            shop=request.auth,
+            kind=filters.validated_data.get("kind", ""),
+            status=filters.validated_data.get("status", ""),
+        )
+        paginator = RedemptionPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(RedemptionRequestOutput(page, many=True).data)
+
+
+class RedemptionFulfilApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: RedemptionRequestOutput, 409: OpenApiTypes.OBJECT},
+        summary="Mark an experience request fulfilled (it is then billed)",
+    )
+    def post(self, request: Request, redemption_id: str) -> Response:
+        redemption = _request_or_404(request.auth, redemption_id)
+        try:
+            redemption = redemption_fulfil(
+                shop=request.auth, redemption_id=redemption.pk, actor=str(request.user)
+            )
+        except RequestNotOpen as exc:
+            raise Conflict({"detail": str(exc), "code": "request_closed"}) from exc
+        return Response(RedemptionRequestOutput(redemption).data)
+
+
+class RedemptionDeclineApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(
+            max_length=500, help_text="why: the customer reads it with the returned points"
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: RedemptionRequestOutput, 409: OpenApiTypes.OBJECT},
+        summary="Decline an experience request: its points come back with the reason",
+    )
+    def post(self, request: Request, redemption_id: str) -> Response:
+        redemption = _request_or_404(request.auth, redemption_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            redemption = redemption_decline(
+                shop=request.auth,
+                redemption_id=redemption.pk,
+                reason=data.validated_data["reason"],
+                actor=str(request.user),
+            )
+        except RequestNotOpen as exc:
+            raise Conflict({"detail": str(exc), "code": "request_closed"}) from exc
+        return Response(RedemptionRequestOutput(redemption).data)
+
+
+class DonationSummaryApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        start = serializers.DateField(required=False, source="from")
+        end = serializers.DateField(required=False, source="to")
+
+        def to_internal_value(self, data: Any) -> Any:
+            # ``from`` is a keyword: the query's names are mapped by hand.
+            return super().to_internal_value(
+                {k: v for k, v in {"start": data.get("from"), "end": data.get("to")}.items() if v}
+            )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="first day (shop's time zone)"),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="last day, included"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Donations per cause (count, total) for the merchant to honour and report",
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        start = filters.validated_data.get("from")
+        end = filters.validated_data.get("to")
+        if start and end and end < start:
+            raise serializers.ValidationError({"to": ["must not be before from"]})
+        causes = donations_summary(shop=request.auth, start=start, end=end)
+        return Response(
+            {
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+                "count": sum(row["count"] for row in causes),
+                "causes": [{**row, "total": _decimal_text(row["total"])} for row in causes],
+            }
+        )
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+class BillingSummaryApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "month", str, description="YYYY-MM in the shop's time zone; default this month"
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Billing by redemption: the month's usage charges (count, total, per kind)",
+    )
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("month", "")
+        try:
+            month = billing_month_parse(raw) if raw else month_of(shop=request.auth, moment=now())
+        except ValueError as exc:
+            raise serializers.ValidationError({"month": [str(exc)]}) from exc
+        summary = billing_summary(shop=request.auth, month=month)
+        return Response(
+            {
+                "month": summary.month,
+                "currency": summary.currency,
+                "count": summary.count,
+                "total": _decimal_text(summary.total),
+                "by_kind": [
+                    {**row, "total": _decimal_text(row["total"])} for row in summary.by_kind
+                ],
+            }
+        )
+
+
+class CustomerPunchCardsApi(APIView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        operation_id="v1_customers_punch_cards",
+        summary="A customer's progress on the shop's punch cards",
+    )
+    def get(self, request: Request, customer_id: str) -> Response:
+        member = _member_or_404(request.auth, customer_id)
+        progress = punch_cards_progress(shop=request.auth, member=member)
+        return Response(
+            {
+                "results": [
+                    {
+                        "card_id": row.card.pk,
+                        "title": row.card.title,
+                        "target": row.card.punch_target,
+                        "target_id": row.card.punch_target_id,
+                        "count": row.count,
+                        "of": row.card.punch_count,
+                        "units": row.units,
+                        "cards_completed": row.fills,
+                        "reward_id": row.card.punch_reward_id,
+                    }
+                    for row in progress
+                ]
+            }
+        )

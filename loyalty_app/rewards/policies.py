@@ -16,8 +16,9 @@ Every reward has ``title``, ``description``, ``active``, ``active_from`` and
 - ``fixed_amount``: ``value`` money off the order; ``percentage``: ``value`` percent off
   (0 < value <= 100); ``free_shipping``: ``value`` the most shipping it covers (null: any);
   ``free_product``: ``variant_id``. These four become a discount code: ``code_valid_days``
-  (default 30), ``min_order_amount`` (null: none) and, for amount and percentage off,
-  ``collection_ids`` it is limited to (empty: the whole order).
+  (default 30), ``min_order_amount`` (null: none), ``return_points_if_unused`` (a code
+  that expires unused gives its points back; default false) and, for amount and
+  percentage off, ``collection_ids`` it is limited to (empty: the whole order).
 - ``store_credit``: ``value`` credited to the customer's account.
 - ``variable_credit``: the shopper chooses the points in steps of ``points_per_step``,
   each worth ``value_per_step``, from ``min_points`` (default one step) to ``max_points``;
@@ -96,10 +97,30 @@ PLATFORM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._-]{0,254}$")
 
 # The fields each kind may carry beyond the common ones.
 KIND_FIELDS: dict[str, frozenset[str]] = {
-    "fixed_amount": frozenset({"value", "min_order_amount", "collection_ids", "code_valid_days"}),
-    "percentage": frozenset({"value", "min_order_amount", "collection_ids", "code_valid_days"}),
-    "free_shipping": frozenset({"value", "min_order_amount", "code_valid_days"}),
-    "free_product": frozenset({"variant_id", "min_order_amount", "code_valid_days"}),
+    "fixed_amount": frozenset(
+        {
+            "value",
+            "min_order_amount",
+            "collection_ids",
+            "code_valid_days",
+            "return_points_if_unused",
+        }
+    ),
+    "percentage": frozenset(
+        {
+            "value",
+            "min_order_amount",
+            "collection_ids",
+            "code_valid_days",
+            "return_points_if_unused",
+        }
+    ),
+    "free_shipping": frozenset(
+        {"value", "min_order_amount", "code_valid_days", "return_points_if_unused"}
+    ),
+    "free_product": frozenset(
+        {"variant_id", "min_order_amount", "code_valid_days", "return_points_if_unused"}
+    ),
     "store_credit": frozenset({"value"}),
     "variable_credit": frozenset({"points_per_step", "value_per_step", "min_points", "max_points"}),
     "donation": frozenset({"value", "cause"}),
@@ -125,6 +146,7 @@ KIND_SPECIFIC_FIELDS: tuple[str, ...] = (
     "min_order_amount",
     "collection_ids",
     "code_valid_days",
+    "return_points_if_unused",
     "variant_id",
     "points_per_step",
     "value_per_step",
@@ -161,6 +183,7 @@ class RewardSpec:
     min_order_amount: Decimal | None = None
     collection_ids: tuple[str, ...] = field(default_factory=tuple)
     code_valid_days: int | None = None
+    return_points_if_unused: bool = False
     variant_id: str = ""
     points_per_step: int | None = None
     value_per_step: Decimal | None = None
@@ -249,7 +272,8 @@ def _optional_int(
 
 
 def _given(value: object) -> bool:
-    return value is not None and value != "" and value != [] and value != ()
+    # False is an option left off (e.g. return_points_if_unused), not a value given.
+    return value is not None and value is not False and value != "" and value != [] and value != ()
 
 
 def reward_from_dict(
@@ -341,6 +365,13 @@ def reward_from_dict(
             DEFAULT_CODE_VALID_DAYS if days is None else days,
             minimum=1,
             maximum=MAX_CODE_DAYS,
+        )
+        spec["return_points_if_unused"] = bool(
+            read_bool(
+                problems,
+                "return_points_if_unused",
+                data.get("return_points_if_unused") or False,
+            )
         )
     if kind in COLLECTION_KINDS:
         spec["collection_ids"] = _collections(problems, data.get("collection_ids"))

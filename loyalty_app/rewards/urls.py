@@ -21,4 +21,22 @@ urlpatterns = [
         apis.RedemptionDetailApi.as_view(),
         name="redemption",
     ),
+    re_path(r"^redemptions/?$", apis.RedemptionListApi.as_view(), name="redemptions"),
+    re_path(
+        r"^redemptions/(?P<redemption_id>[0-9]{1,18})/fulfil/?$",
+        apis.RedemptionFulfilApi.as_view(),
+        name="redemption-fulfil",
+    ),
+    re_path(
+        r"^redemptions/(?P<redemption_id>[0-9]{1,18})/decline/?$",
+        apis.RedemptionDeclineApi.as_view(),
+        name="redemption-decline",
+    ),
+    re_path(r"^donations/summary/?$", apis.DonationSummaryApi.as_view(), name="donations-summary"),
+    re_path(r"^billing/summary/?$", apis.BillingSummaryApi.as_view(), name="billing-summary"),
+    re_path(
+        r"^customers/(?P<customer_id>[^/]+)/punch-cards/?$",
+        apis.CustomerPunchCardsApi.as_view(),
+        name="customer-punch-cards",
+    ),
 ]
