@@ -113,15 +113,17 @@ def _zone(shop: Any) -> ZoneInfo:
 def _moment(value: str, *, shop: Any, field: str) -> datetime:
     """A date (midnight in the shop's time zone) or a date-time (without an offset: the
     shop's wall-clock time)."""
-    zone = _zone(shop)
-    moment = parse_datetime(value)
+    try:
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except ValueError:  # well formed but impossible, e.g. month 13
+        moment = day = None
+    if moment is None and day is None:
+        raise serializers.ValidationError({field: ["a date (YYYY-MM-DD) or an ISO date-time"]})
     if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise serializers.ValidationError({field: ["a date (YYYY-MM-DD) or an ISO date-time"]})
-        moment = datetime.combine(day, time.min)
+        moment = datetime.combine(day, time.min)  # type: ignore[arg-type]
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
+        moment = moment.replace(tzinfo=_zone(shop))
     return moment
 
 
