@@ -26,7 +26,7 @@ from loyalty_app.shops.models import Shop
 from loyalty_app.tiers.domain import TierNotice
 
 from .models import AdminApiCall
-from .outbox.services import _enqueue
+from .outbox import services as outbox_services
 
 KIND = "tier_sync"
 NAMESPACE = "loyalty"
@@ -115,7 +115,8 @@ def tier_changes_publish(*, shop: Shop, notices: Sequence[TierNotice]) -> int:
             shop=shop, idempotency_key__in=keys, status=AdminApiCall.Status.PENDING
         ).values_list("pk", flat=True)
         for call_id in ids:
-            _enqueue(call_id)
+            # The outbox's own hand-off: a lost message is re-sent by its sweep.
+            outbox_services._enqueue(call_id)
 
     transaction.on_commit(enqueue)
     return len(rows)
