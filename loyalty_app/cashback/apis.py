@@ -8,7 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -21,6 +27,7 @@ from .policies import money_text
 from .selectors import MAX_ENTRIES, member_cashback, shop_cashback_summary
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class _Money(serializers.Field):
     """A Decimal as plain text with the currency's decimals (the serializer's context)."""
 
@@ -28,40 +35,47 @@ class _Money(serializers.Field):
         return money_text(value, self.context["currency"])
 
 
+class CashbackDeliveryOutput(serializers.Serializer):
+    operation = serializers.CharField(
+        help_text="credit, discount_code, debit (taken back), debt (kept as debt), return"
+    )
+    status = serializers.CharField(
+        help_text="pending, delivered, failed (retried from the admin's Activity page), "
+        "debt (kept as debt), settled (all of it repaid debt)"
+    )
+    amount = _Money(help_text="sent to the shop")
+    repaid = _Money(help_text="of a credit, what went to the member's debt")
+    outstanding = _Money(help_text="of a debt, not repaid yet")
+    code = serializers.CharField(help_text="the discount code, for that delivery")
+    last_error = serializers.CharField()
+
+
+class CashbackEntryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_id = serializers.CharField(source="order_external_id")
+    kind = serializers.CharField(help_text="credit or reversal")
+    amount = _Money(help_text="positive for a credit, negative for a reversal")
+    currency = serializers.CharField()
+    rate = serializers.DecimalField(max_digits=7, decimal_places=4, help_text="percent")
+    tier = serializers.CharField(source="tier_name", help_text="the tier whose rate applied")
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    delivery = CashbackDeliveryOutput(allow_null=True)
+
+
+class CashbackTierOutput(serializers.Serializer):
+    tier = serializers.CharField(allow_null=True)
+    credited = _Money()
+    reversed = _Money()
+    net = _Money()
+    orders = serializers.IntegerField()
+
+
 class CustomerCashbackApi(APIView):
     class InputSerializer(serializers.Serializer):
         limit = serializers.IntegerField(min_value=1, max_value=MAX_ENTRIES, default=100)
 
-    class DeliveryOutput(serializers.Serializer):
-        operation = serializers.CharField()
-        status = serializers.CharField(
-            help_text="pending, delivered, failed (retried from the admin's Activity page), "
-            "debt (kept as debt), settled (all of it repaid debt)"
-        )
-        amount = _Money(help_text="sent to the shop")
-        repaid = _Money(help_text="of a credit, what went to the member's debt")
-        outstanding = _Money(help_text="of a debt, not repaid yet")
-        code = serializers.CharField(help_text="the discount code, for that delivery")
-        last_error = serializers.CharField()
-
-    class EntryOutput(serializers.Serializer):
-        id = serializers.IntegerField()
-        order_id = serializers.CharField(source="order_external_id")
-        kind = serializers.CharField()
-        amount = _Money()
-        currency = serializers.CharField()
-        rate = serializers.DecimalField(max_digits=7, decimal_places=4, coerce_to_string=True)
-        tier = serializers.CharField(source="tier_name")
-        reason = serializers.CharField()
-        created_at = serializers.DateTimeField()
-        delivery = serializers.SerializerMethodField()
-
-        def get_delivery(self, entry: Any) -> dict[str, Any] | None:
-            delivery = getattr(entry, "delivery", None)
-            if delivery is None:
-                return None
-            return dict(CustomerCashbackApi.DeliveryOutput(delivery, context=self.context).data)
-
+    @extend_schema_serializer(component_name="CustomerCashback")
     class OutputSerializer(serializers.Serializer):
         customer_id = serializers.CharField()
         currency = serializers.CharField()
@@ -69,14 +83,16 @@ class CustomerCashbackApi(APIView):
         reversed = _Money()
         net = _Money(help_text="credited less reversed: what the customer is owed")
         outstanding_debt = _Money(
-            help_text="reversals not taken back from the shop (the credit was spent); "
-            "deducted from the next credits"
+            help_text="reversals not taken back from the shop (the credit was spent, or "
+            "it was a discount code); deducted from the next credits"
         )
         deliveries_failed = serializers.IntegerField()
-        entries = serializers.ListField(child=serializers.DictField())
+        entries = CashbackEntryOutput(many=True, help_text="newest first")
 
     @extend_schema(
-        parameters=[InputSerializer],
+        parameters=[
+            OpenApiParameter("limit", int, description=f"entries shown, 1 to {MAX_ENTRIES}")
+        ],
         responses={200: OutputSerializer},
         summary="A customer's cash-back: credited, reversed, outstanding debt and the "
         "latest entries with their delivery",
@@ -89,7 +105,6 @@ class CustomerCashbackApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         account = member_cashback(shop=shop, member=member, limit=params.validated_data["limit"])
-        context = {"currency": account.currency}
         body = {
             "customer_id": member.external_id,
             "currency": account.currency,
@@ -98,9 +113,9 @@ class CustomerCashbackApi(APIView):
             "net": account.net,
             "outstanding_debt": account.outstanding_debt,
             "deliveries_failed": account.deliveries_failed,
-            "entries": self.EntryOutput(account.entries, many=True, context=context).data,
+            "entries": account.entries,
         }
-        return Response(self.OutputSerializer(body, context=context).data)
+        return Response(self.OutputSerializer(body, context={"currency": account.currency}).data)
 
 
 def _zone(shop: Any) -> ZoneInfo:
@@ -137,22 +152,16 @@ class CashbackSummaryApi(APIView):
             fields["from"] = serializers.CharField(required=False, max_length=40)
             return fields
 
-    class TierOutput(serializers.Serializer):
-        tier = serializers.CharField(allow_null=True)
-        credited = _Money()
-        reversed = _Money()
-        net = _Money()
-        orders = serializers.IntegerField()
-
+    @extend_schema_serializer(component_name="CashbackSummary")
     class OutputSerializer(serializers.Serializer):
         currency = serializers.CharField()
-        start = serializers.DateTimeField(allow_null=True, source="from_")
-        end = serializers.DateTimeField(allow_null=True)
+        start = serializers.DateTimeField(allow_null=True, help_text="shown as `from`")
+        end = serializers.DateTimeField(allow_null=True, help_text="shown as `to`")
         credited = _Money()
         reversed = _Money()
         net = _Money()
         outstanding_debt = _Money(help_text="now, whatever the period")
-        tiers = serializers.ListField(child=serializers.DictField())
+        tiers = CashbackTierOutput(many=True, help_text="None: members in no tier")
 
     @extend_schema(
         parameters=[
@@ -172,18 +181,17 @@ class CashbackSummaryApi(APIView):
         if start is not None and end is not None and end <= start:
             raise serializers.ValidationError({"to": ["must be after from"]})
         summary = shop_cashback_summary(shop=shop, start=start, end=end)
-        context = {"currency": summary.currency}
         body = {
             "currency": summary.currency,
-            "from_": start,
+            "start": start,
             "end": end,
             "credited": summary.credited,
             "reversed": summary.reversed,
             "net": summary.net,
             "outstanding_debt": summary.outstanding_debt,
-            "tiers": self.TierOutput(summary.tiers, many=True, context=context).data,
+            "tiers": summary.tiers,
         }
-        data = dict(self.OutputSerializer(body, context=context).data)
+        data = dict(self.OutputSerializer(body, context={"currency": summary.currency}).data)
         # The period under the names it was asked with.
         data["from"], data["to"] = data.pop("start"), data.pop("end")
         return Response(data)
