@@ -10,7 +10,8 @@ worker, and reports back through ``redemption_issued`` or ``redemption_fail``.
 
 Lock order, everywhere in this module: member row, then reward row, then redemption
 row. ``ledger_entry_add`` locks the member row itself; taking it first here means it
-never waits behind a reward lock that another redemption of the same member holds.
+never waits behind a reward lock that another redemption of the same member holds. The
+reward row is locked only when it has a stock to count.
 
 Why a double spend cannot happen: the balance is read and debited under the member's
 row lock (two redemptions of one member run one after the other), the ledger refuses a
@@ -101,23 +102,14 @@ def redemption_code_new() -> str:
     return f"{CODE_PREFIX}-{chars[:4]}-{chars[4:]}"
 
 
-def _tier_name(shop: Shop, member: Member) -> str | None:
-    """The member's tier by the shop's tier definition (stored tiers when the tiers
-    package keeps them), else the tier carried over from another app."""
-    stored = getattr(tier_selectors, "member_tier_name", None)
-    if stored is not None:
-        name = stored(shop=shop, member=member)
-    else:
-        name = tier_selectors.member_tier_progress(shop=shop, member=member, at=now())["tier"]
-    return name or member.imported_tier or None
-
-
 def _tier_check(shop: Shop, member: Member, reward: Reward) -> None:
     if not reward.min_tier:
         return
     names = [t.name.casefold() for t in tier_selectors.tier_program_current_config(shop=shop).tiers]
     wanted = reward.min_tier.casefold()
-    held = (_tier_name(shop, member) or "").casefold()
+    # The tier the member holds by the tiers' own evaluation (the tier carried over from
+    # another app where the shop has no tier definition).
+    held = (tier_selectors.member_tier_name(shop=shop, member=member) or "").casefold()
     if held == wanted:
         return
     if wanted in names and held in names and names.index(held) >= names.index(wanted):
@@ -310,7 +302,12 @@ def reward_redeem(
             first = _replayed(shop=shop, member=locked, key=key, reward_id=reward_id, points=points)
             if first is not None:
                 return first, False
-            reward = Reward.objects.select_for_update().get(shop=shop, pk=reward_id)
+            reward = Reward.objects.get(shop=shop, pk=reward_id)
+            if reward.stock_remaining is not None:
+                # Only a limited stock needs the reward's lock: redemptions of one reward
+                # by different members would otherwise wait for each other's commit.
+                # (No key update: the redemption rows' foreign-key checks may go on.)
+                reward = Reward.objects.select_for_update(no_key=True).get(pk=reward.pk)
             cost = _rules_check(shop=shop, member=locked, reward=reward, points=points)
             redemption = _created(
                 shop=shop, member=locked, reward=reward, key=key, points=cost, actor=actor
@@ -357,7 +354,10 @@ def _locked(shop: Shop, redemption_id: int) -> tuple[Redemption, Member]:
     if ids is None:
         raise Redemption.DoesNotExist(f"no redemption {redemption_id} in this shop")
     member = Member.objects.select_for_update().get(pk=ids[0])
-    Reward.objects.select_for_update().filter(pk=ids[1]).values_list("pk").first()
+    # The reward only when it counts a stock, as reward_redeem does.
+    Reward.objects.select_for_update(no_key=True).filter(
+        pk=ids[1], stock_remaining__isnull=False
+    ).values_list("pk").first()
     redemption = Redemption.objects.select_for_update().get(pk=redemption_id)
     return redemption, member
 
@@ -371,11 +371,26 @@ def redemption_issued(*, shop: Shop, redemption_id: int, actor: str) -> Redempti
     so they were spent (the balance may go below zero, as after a refund).
     """
     with transaction.atomic():
-        redemption, member = _locked(shop, redemption_id)
-        if redemption.status not in (Status.PENDING, Status.FAILED):
+        # The usual case needs the redemption's row only: no member or reward lock, so
+        # deliveries never wait for redemptions in progress.
+        redemption = Redemption.objects.select_for_update().get(shop=shop, pk=redemption_id)
+        if redemption.status == Status.PENDING:
+            redemption.status = Status.ISSUED
+            redemption.issued_at = now()
+            redemption.delivery_error = ""
+            redemption.save(update_fields=["status", "issued_at", "delivery_error", "updated_at"])
             return redemption
-        changed = ["status", "issued_at", "delivery_error", "updated_at"]
-        if redemption.status == Status.FAILED and redemption.points_returned:
+        if redemption.status != Status.FAILED:
+            return redemption
+    return _issued_after_failure(shop=shop, redemption_id=redemption_id, actor=actor)
+
+
+def _issued_after_failure(*, shop: Shop, redemption_id: int, actor: str) -> Redemption:
+    with transaction.atomic():
+        redemption, member = _locked(shop, redemption_id)
+        if redemption.status != Status.FAILED:
+            return redemption
+        if redemption.points_returned:
             ledger_entry_add(
                 member=member,
                 kind=LedgerEntry.Kind.REDEMPTION,
@@ -389,12 +404,13 @@ def redemption_issued(*, shop: Shop, redemption_id: int, actor: str) -> Redempti
             Reward.objects.filter(pk=redemption.reward_id, stock_remaining__gt=0).update(
                 stock_remaining=F("stock_remaining") - 1
             )
-            redemption.points_returned = 0
-            changed.append("points_returned")
         redemption.status = Status.ISSUED
         redemption.issued_at = now()
+        redemption.points_returned = 0
         redemption.delivery_error = ""
-        redemption.save(update_fields=changed)
+        redemption.save(
+            update_fields=["status", "issued_at", "points_returned", "delivery_error", "updated_at"]
+        )
         return redemption
 
 
