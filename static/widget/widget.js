@@ -243,7 +243,7 @@
 
   function codeBox(r, fresh) {
     var kids = [];
-    if (fresh) kids.push(el("p", { text: r.message }));
+    if (fresh) kids.push(el("p", {}, [el("strong", { text: "Your new code: " + r.title })]));
     kids.push(el("div", { class: "lw-code-row" }, [
       el("code", { class: "lw-code", text: r.code || r.title }),
       r.code ? el("button", { type: "button", class: "lw-btn lw-small", text: "Copy", "aria-label": "Copy code " + r.code, onclick: function () { copy(r.code); } }) : null,
