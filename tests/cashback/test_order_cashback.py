@@ -267,3 +267,31 @@ def test_the_cash_back_ledger_is_append_only(store, clock):
                 "UPDATE cashback_cashbackentry SET amount = 99 WHERE id = %s", [entry.pk]
             )
     assert CashbackEntry.objects.get().amount == D("2.00")
+
+
+def test_an_order_moved_to_another_customer_moves_its_cash_back_with_it(store, clock):
+    # given an order credited to customer 7001
+    order = store.order(1001, [line("100.00")], customer_id=7001)
+    window_passes(clock)
+    assert store_credit(store.shop, 7001) == D("2.00")
+
+    # when a newer snapshot names customer 7002 (the merchant reassigned the order)
+    later = clock.current.replace(microsecond=0).isoformat()
+    moved = order_payload(
+        order_id=1001,
+        customer_id=7002,
+        email="c7002@example.com",
+        lines=[line("100.00")],
+        created_at=clock.current.replace(microsecond=0),
+    )
+    moved.update(created_at=order["created_at"], updated_at=later)
+    store.post("orders/updated", moved, shop_domain=store.domain)
+
+    # then the first customer gives all of it back and the second one earns it
+    assert entries(store.shop) == [
+        ("credit", D("2.00")),
+        ("reversal", D("-2.00")),
+        ("credit", D("2.00")),
+    ]
+    assert store_credit(store.shop, 7001) == D("0.00") == ledger_net(store.shop, 7001)
+    assert store_credit(store.shop, 7002) == D("2.00") == ledger_net(store.shop, 7002)
