@@ -223,23 +223,34 @@ def _code() -> str:
     return "CASHBACK-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
 
 
+def _fail(delivery: CashbackDelivery, reason: str) -> None:
+    delivery.status = Status.FAILED
+    delivery.last_error = reason[:2000]
+    delivery.save(update_fields=["status", "last_error", "updated_at"])
+
+
 def _send(delivery: CashbackDelivery, *, member: Member) -> None:
-    """Hand the delivery to the platform's outbox, in the caller's transaction."""
+    """Hand the delivery to the platform's outbox, in the caller's transaction.
+
+    A delivery the platform cannot take (a member known only by email, or one whose
+    customer id was redacted) is recorded as failed with the reason; the entry stands, so
+    the order's events keep being processed.
+    """
     if not member.external_id:
-        # A member known only by email has no account in the shop to credit yet.
-        delivery.status = Status.FAILED
-        delivery.last_error = "the customer has no id in the shop"
-        delivery.save(update_fields=["status", "last_error", "updated_at"])
+        _fail(delivery, "the customer has no id in the shop")
         return
-    _port().cashback_deliver(
-        shop=delivery.shop,
-        key=delivery.key,
-        customer_id=member.external_id,
-        operation=delivery.operation,
-        amount=delivery.amount,
-        currency=delivery.currency,
-        code=delivery.code,
-    )
+    try:
+        _port().cashback_deliver(
+            shop=delivery.shop,
+            key=delivery.key,
+            customer_id=member.external_id,
+            operation=delivery.operation,
+            amount=delivery.amount,
+            currency=delivery.currency,
+            code=delivery.code,
+        )
+    except ValueError as exc:  # refused before anything was recorded
+        _fail(delivery, f"the shop cannot take this delivery: {exc}")
 
 
 def _deliver(*, entry: CashbackEntry, member: Member, delivery: str) -> CashbackDelivery:
@@ -323,9 +334,7 @@ def cashback_delivery_settle(
         if delivery.status != Status.DEBT:
             _debt_add(account=account, delivery=delivery, reason=reason)
         return delivery
-    delivery.status = Status.FAILED
-    delivery.last_error = reason[:2000]
-    delivery.save(update_fields=["status", "last_error", "updated_at"])
+    _fail(delivery, reason)
     logger.warning(
         "cash-back delivery %s of %s failed: %s",
         key,

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from loyalty_app.cashback.models import (
     AppendOnlyError,
@@ -19,6 +20,7 @@ from shopify_bridge.admin_api import admin_graphql
 from shopify_bridge.cashback_delivery import DEBIT
 from shopify_bridge.devstore.models import DevStoreMutation
 from shopify_bridge.devstore.payloads import customer_payload, order_payload
+from shopify_bridge.models import WebhookEvent
 
 from .conftest import (
     PENDING_DAYS,
@@ -259,8 +261,6 @@ def test_the_cash_back_ledger_is_append_only(store, clock):
         CashbackEntry.objects.filter(pk=entry.pk).update(amount=D("99"))
     with pytest.raises(AppendOnlyError):
         CashbackEntry.objects.filter(pk=entry.pk).delete()
-    from django.db import DatabaseError, connection, transaction
-
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -295,3 +295,32 @@ def test_an_order_moved_to_another_customer_moves_its_cash_back_with_it(store, c
     ]
     assert store_credit(store.shop, 7001) == D("0.00") == ledger_net(store.shop, 7001)
     assert store_credit(store.shop, 7002) == D("2.00") == ledger_net(store.shop, 7002)
+
+
+def test_a_late_refund_for_a_redacted_customer_is_recorded_and_its_delivery_marked_failed(
+    store, clock
+):
+    # given a credited order whose customer was then redacted (customers/redact)
+    kept = line("40.00", 3)
+    order = store.order(1001, [kept])
+    window_passes(clock)
+    store.post(
+        "customers/redact",
+        {
+            "shop_id": 1,
+            "shop_domain": store.domain,
+            "customer": {"id": 7001, "email": "c7001@example.com", "phone": None},
+            "orders_to_redact": [1001],
+        },
+        shop_domain=store.domain,
+    )
+
+    # when a refund of that order arrives later
+    store.refund(9001, order, 0, kept, 1)
+
+    # then the reversal is in the ledger, its delivery failed visibly, and the event is done
+    assert entries(store.shop)[-1] == ("reversal", D("-0.80"))
+    failed = CashbackDelivery.objects.get(operation="debit")
+    assert failed.status == "failed"
+    assert "cannot take this delivery" in failed.last_error
+    assert WebhookEvent.objects.get(topic="refunds/create").status == "done"
