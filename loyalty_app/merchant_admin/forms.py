@@ -616,7 +616,7 @@ REWARD_INT_FIELDS = frozenset(
         "punch_reward_id",
     }
 )
-REWARD_BOOL_FIELDS = frozenset({"grant_only", "active"})
+REWARD_BOOL_FIELDS = frozenset({"grant_only", "active", "return_points_if_unused"})
 
 
 @dataclass

@@ -465,3 +465,19 @@ def test_value_is_copied_from_the_reward_when_granted(shop):
     assert grant.redemption.value == Decimal("7.5")
     assert grant.redemption.currency == "USD"
     assert grant.redemption.expires_at is None
+
+
+def test_the_admin_form_sends_the_return_option_only_for_a_code_reward():
+    from loyalty_app.merchant_admin.forms import RewardForm
+    from loyalty_app.rewards.policies import COMMON_FIELDS, KIND_FIELDS
+
+    posted = {"title": "x", "points_cost": "100", "value": "5", "return_points_if_unused": "on"}
+    code = RewardForm.from_post(
+        {**posted, "kind": "fixed_amount"}, common=COMMON_FIELDS, kind_fields=KIND_FIELDS
+    )
+    credit = RewardForm.from_post(
+        {**posted, "kind": "store_credit"}, common=COMMON_FIELDS, kind_fields=KIND_FIELDS
+    )
+
+    assert code.data["return_points_if_unused"] is True
+    assert "return_points_if_unused" not in credit.data
