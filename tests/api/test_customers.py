@@ -339,6 +339,8 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/tiers/",
         "/api/v1/tiers/preview/",
         "/api/v1/customers/{customer_id}/tier-progress/",
+        "/api/v1/customers/{customer_id}/tier-events/",
+        "/api/v1/tiers/evaluations/{job_id}/",
         "/api/v1/customers/{customer_id}/cashback/",
         "/api/v1/cashback/summary/",
         "/api/v1/rewards/",
