@@ -347,6 +347,12 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/rewards/{reward_id}/",
         "/api/v1/customers/{customer_id}/redemptions/",
         "/api/v1/redemptions/{redemption_id}/",
+        "/api/v1/redemptions/",
+        "/api/v1/redemptions/{redemption_id}/fulfil/",
+        "/api/v1/redemptions/{redemption_id}/decline/",
+        "/api/v1/donations/summary/",
+        "/api/v1/billing/summary/",
+        "/api/v1/customers/{customer_id}/punch-cards/",
         "/api/v1/data-requests/",
         "/api/v1/data-requests/{data_request_id}/",
     }
