@@ -8,13 +8,15 @@ the last 20 ledger entries): its cost does not grow with the member's history.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from loyalty_app.actions.selectors import action_usage, shop_zone
+from loyalty_app.actions.selectors import shop_zone
 from loyalty_app.earning.domain import PurchaseLine
+from loyalty_app.earning.models import ActionEvent
 from loyalty_app.earning.policies import ActionRule, ProgramConfig
 from loyalty_app.earning.rules import OrderContext, RuleLine, campaign_from_dict, order_breakdown
 from loyalty_app.earning.selectors import (
@@ -31,18 +33,12 @@ from loyalty_app.merchant_admin.selectors import widget_settings_get
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.rewards.selectors import rewards_list
 from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.models import MemberTier
 from loyalty_app.tiers.policies import TierProgramConfig
-from loyalty_app.tiers.selectors import (
-    member_tier_name,
-    member_tier_progress,
-    tier_program_current_config,
-)
+from loyalty_app.tiers.selectors import member_tier_progress, tier_program_current_config
 
 HISTORY_LENGTH = 20
 CODES_LENGTH = 20
-# Built-in actions a shopper can do from the widget or the shop (the others, sign-up and
-# custom ones, are listed as ways to earn all the same).
-SHOPPER_ACTIONS = ("birthday", "newsletter", "social_follow", "product_review")
 KIND_LABELS = dict(Reward.Kind.choices)
 PERIOD_WORDS = {"calendar_year": " in a calendar year", "rolling_12_months": " within 12 months"}
 
@@ -54,14 +50,40 @@ class ShopProgram:
     settings: WidgetSettings
     program: ProgramConfig
     tiers: TierProgramConfig
+    rewards: tuple[Reward, ...]  # the catalog (not archived), in catalog order
+
+
+# A shop's widget settings, program, tiers and catalog are the same for every shopper:
+# each process keeps them CONFIG_TTL_SECONDS, so a busy storefront reads them a few
+# times a minute instead of on every request. A merchant's change shows within that time;
+# a redemption still checks the reward's current row (stock, dates) under its lock.
+CONFIG_TTL_SECONDS = 5.0
+_CONFIG: dict[int, tuple[float, ShopProgram]] = {}
 
 
 def shop_program(*, shop: Shop) -> ShopProgram:
-    return ShopProgram(
+    hit = _CONFIG.get(shop.pk)
+    moment = time.monotonic()
+    if hit is not None and hit[0] > moment:
+        return hit[1]
+    config = ShopProgram(
         settings=widget_settings_get(shop=shop),
         program=program_config(program_current(shop=shop)),
         tiers=tier_program_current_config(shop=shop),
+        rewards=tuple(rewards_list(shop=shop)),
     )
+    if len(_CONFIG) > 10_000:
+        _CONFIG.clear()
+    _CONFIG[shop.pk] = (moment + CONFIG_TTL_SECONDS, config)
+    return config
+
+
+def shop_program_forget(*, shop_id: int | None = None) -> None:
+    """Drop what this process keeps (of one shop, or of all)."""
+    if shop_id is None:
+        _CONFIG.clear()
+    else:
+        _CONFIG.pop(shop_id, None)
 
 
 def widget_member(*, shop: Shop, customer_id: str) -> Member | None:
@@ -154,13 +176,11 @@ def _reward_cost(reward: Reward) -> int:
     return int(reward.points_cost or 0)
 
 
-def rewards_data(
-    *, shop: Shop, at: datetime, balance: int | None, tier: str | None
-) -> list[dict[str, Any]]:
+def rewards_data(*, config: ShopProgram, at: datetime, balance: int | None) -> list[dict[str, Any]]:
     """The catalog's purchasable rewards. For a member (``balance`` given): those they can
     afford first (cheapest first), then the others by how many points are missing."""
     rows = []
-    for reward in rewards_list(shop=shop):
+    for reward in config.rewards:
         if not _purchasable(reward, at):
             continue
         cost = _reward_cost(reward)
@@ -203,18 +223,38 @@ def program_data(*, shop: Shop, config: ShopProgram) -> dict[str, Any]:
 def member_actions(
     *, shop: Shop, member: Member, program: ProgramConfig, at: datetime
 ) -> list[dict[str, Any]]:
-    """Each enabled action with whether the member can still earn it now."""
+    """Each enabled action with whether the member can still earn it now.
+
+    The same answer as ``actions.selectors.action_usage`` for each action, from one query:
+    the member's awarded events of the actions limited per member (a handful a year,
+    since their limits bound them). An action limited per target (a follow per network, a
+    review per product) can always earn for a new target, so it is always available."""
     zone = shop_zone(shop)
+    rules = [rule for rule in program.actions if rule.enabled]
+    counted = [rule.key for rule in rules if not rule.limit.per_target]
+    awarded: dict[str, list[datetime]] = {}
+    if counted:
+        rows = ActionEvent.objects.filter(
+            member=member, action__in=counted, status=ActionEvent.Status.AWARDED
+        ).values_list("action", "occurred_at")
+        for key, occurred_at in rows:
+            awarded.setdefault(key, []).append(occurred_at)
     actions = []
-    for rule in program.actions:
-        if not rule.enabled:
-            continue
-        usage = action_usage(member=member, rule=rule, at=at, zone=zone)
+    for rule in rules:
         item = _action_data(rule)
-        item["available"] = usage.available
-        item["next_available_at"] = (
-            usage.next_available_at.isoformat() if usage.next_available_at else None
-        )
+        next_at = None
+        available = True
+        if not rule.limit.per_target:
+            start, end = rule.limit.window(at, zone)
+            used = sum(
+                1
+                for moment in awarded.get(rule.key, ())
+                if start is None or end is None or start <= moment < end
+            )
+            available = used < rule.limit.count
+            next_at = None if available else end
+        item["available"] = available
+        item["next_available_at"] = next_at.isoformat() if next_at else None
         if rule.key == "birthday":
             item["birthday_set"] = member.birthday_month is not None
             item["birthday"] = (
@@ -222,16 +262,27 @@ def member_actions(
                 if member.birthday_month is not None and member.birthday_day is not None
                 else None
             )
-        if rule.key in SHOPPER_ACTIONS or rule.key == "signup":
-            item["builtin"] = True
         actions.append(item)
     return actions
+
+
+def held_tier(*, shop: Shop, member: Member, config: ShopProgram) -> str | None:
+    """The tier the member holds: ``tiers.selectors.member_tier_name``'s answer, read
+    without asking again for the tier definition this request already holds."""
+    if not config.tiers.tiers:
+        # No tiers defined: a tier carried over from another program is the member's.
+        return member.imported_tier or None
+    return (
+        MemberTier.objects.filter(shop=shop, member_id=member.pk)
+        .values_list("tier", flat=True)
+        .first()
+    )
 
 
 def tier_data(*, shop: Shop, member: Member, config: ShopProgram, at: datetime) -> dict | None:
     """The member's tier and the way to the next one ("Spend 40.00 USD more to reach
     Gold"); None when the shop has no tiers and the member carries no imported tier."""
-    held = member_tier_name(shop=shop, member=member)
+    held = held_tier(shop=shop, member=member, config=config)
     if not config.tiers.tiers:
         return {"name": held, "progress": None} if held else None
     progress = member_tier_progress(shop=shop, member=member, at=at, config=config.tiers)
@@ -314,9 +365,7 @@ def member_state(
             "tier": tier,
         },
         "actions": member_actions(shop=shop, member=member, program=config.program, at=at),
-        "rewards": rewards_data(
-            shop=shop, at=at, balance=balance, tier=tier["name"] if tier else None
-        ),
+        "rewards": rewards_data(config=config, at=at, balance=balance),
         "codes": member_codes(member=member),
         "history": member_history(member=member),
     }
@@ -334,7 +383,7 @@ def widget_state(*, shop: Shop, customer_id: str, at: datetime) -> dict[str, Any
         "program": program_data(shop=shop, config=config),
     }
     if member is None:
-        state["rewards"] = rewards_data(shop=shop, at=at, balance=None, tier=None)
+        state["rewards"] = rewards_data(config=config, at=at, balance=None)
     else:
         state.update(member_state(shop=shop, member=member, config=config, at=at))
     return state
@@ -355,12 +404,13 @@ def product_points(
     shop's rules use them; it may raise the platform's "unavailable" error."""
     line = PurchaseLine(line_id="1", amount=price, quantity=1, product_id=product_id)
     lines = facts(shop=shop, lines=[line]) if facts is not None else [line]
+    config = shop_program(shop=shop)
     member = widget_member(shop=shop, customer_id=customer_id)
-    tier = member_tier_name(shop=shop, member=member) if member is not None else None
+    tier = held_tier(shop=shop, member=member, config=config) if member is not None else None
     breakdown = order_breakdown(
         lines=[RuleLine.from_purchase_line(item) for item in lines],
         context=OrderContext(placed_at=at, paid=True, tier=tier),
-        rules=program_config(program_current(shop=shop)).earn,
+        rules=config.program.earn,
         campaigns=[campaign_from_dict(c.definition) for c in campaigns_in_force(shop=shop, at=at)],
     )
     return int(breakdown.points)

@@ -15,6 +15,7 @@ from loyalty_app.merchant_admin.models import WidgetSettings
 from loyalty_app.rewards.models import Redemption
 from loyalty_app.rewards.services import reward_create
 from loyalty_app.tiers.services import tier_program_update
+from loyalty_app.widget.selectors import shop_program_forget
 
 from .conftest import SHOP, screenshot
 
@@ -26,6 +27,7 @@ def store(installed_shop, embedded_app):
     """The shop's storefront with the widget turned on, a program with tiers and rewards,
     and customer 7001 a member with 600 points."""
     caches["ratelimit"].clear()
+    shop_program_forget()
     shop = installed_shop
     WidgetSettings.objects.create(
         shop=shop, enabled=True, primary_colour="#5c2d91", panel_title="Bean Club"

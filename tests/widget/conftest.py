@@ -16,6 +16,7 @@ from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.models import Member
 from loyalty_app.merchant_admin.models import WidgetSettings
 from loyalty_app.shops.models import Shop
+from loyalty_app.widget.selectors import shop_program_forget
 from shopify_bridge.devstore.storefront import app_proxy_query
 
 
@@ -23,6 +24,8 @@ from shopify_bridge.devstore.storefront import app_proxy_query
 def _fresh_rate_limits() -> None:
     # The counters live in Redis (this run's own database) when REDIS_URL is set.
     caches["ratelimit"].clear()
+    # Each test changes its shop's program as it goes: nothing kept from a moment before.
+    shop_program_forget()
 
 
 class ProxyClient:

@@ -130,4 +130,4 @@ def test_the_state_of_a_member_takes_a_bounded_number_of_queries(proxy, shop, wi
 
     # then a fixed handful of queries answered it
     assert response.status_code == 200
-    assert len(queries) <= 17, [q["sql"][:120] for q in queries.captured_queries]
+    assert len(queries) <= 12, [q["sql"][:120] for q in queries.captured_queries]
