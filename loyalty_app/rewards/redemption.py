@@ -291,14 +291,11 @@ def reward_redeem(
         raise ValueError(f"the idempotency key must be 1 to {MAX_KEY_LENGTH} printable characters")
     if member.shop_id != shop.pk:
         raise Member.DoesNotExist("no such member in this shop")
-    first = _replayed(shop=shop, member=member, key=key, reward_id=reward_id, points=points)
-    if first is not None:
-        return first, False
     try:
         with transaction.atomic():
             locked = Member.objects.select_for_update().get(pk=member.pk, shop=shop)
-            # A twin request of the same member waited for the lock above: it now sees the
-            # first one's redemption (each statement reads what is committed).
+            # A replay is found here, under the member's lock: a twin request still in
+            # flight is waited for, and then seen (each statement reads what is committed).
             first = _replayed(shop=shop, member=locked, key=key, reward_id=reward_id, points=points)
             if first is not None:
                 return first, False
