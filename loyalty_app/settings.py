@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "loyalty_app.cashback",
     "loyalty_app.rewards",
     "loyalty_app.privacy",
+    "loyalty_app.analytics",
     "loyalty_app.merchant_admin",
     "loyalty_app.widget",
     "loyalty_app.api",
