@@ -17,9 +17,11 @@ For the orders of members placed in the last ``months`` months (to now):
   shop's rewards, ``selectors.point_value``); as a share of the revenue (net merchandise)
   of the replayed orders;
 - liability = (points issued - expected redemptions) x the value of a point;
-- members per tier: the proposed tiers (or the current ones) with each member's metric;
-  for the ``points_earned`` metric the orders in the tier period are replayed too, so a
-  richer earning rule moves members up; action points count as they were awarded.
+- members per tier: the proposed tiers (or the current ones) with each member's metric at
+  the end, in both columns: under the current rules the metric the engine holds; under
+  the proposal, for the ``points_earned`` metric, the orders of the tier period are
+  replayed too, so a richer earning rule moves members up (action points count as they
+  were awarded, confirmed orders only, as the engine counts points earned).
 
 Orders stream from a server-side cursor in batches, each batch's refunds read in one
 query, so memory stays flat whatever the number of orders; only the per-member tier
@@ -285,8 +287,7 @@ def what_if(
     current_version = program_current(shop=shop)
     current_config = program_config(current_version)
     current_id = current_version.pk if current_version is not None else None
-    current_tiers = tier_program_current_config(shop=shop)
-    proposed_tiers = tiers if tiers is not None else current_tiers
+    proposed_tiers = tiers if tiers is not None else tier_program_current_config(shop=shop)
 
     # The tier metric under the proposal needs the orders of the tiers' period as well.
     replay_tiers = _tier_needs_replay(proposed_tiers)
@@ -335,9 +336,10 @@ def what_if(
         proposed_distribution = tier_distribution(shop=shop, definition=proposed_tiers, at=end)
     else:
         proposed_distribution = []
+    # The same tiers under the current earning: the members' metric as the engine holds it.
     current_distribution = (
-        tier_distribution(shop=shop, definition=current_tiers, at=end)
-        if current_tiers.tiers
+        tier_distribution(shop=shop, definition=proposed_tiers, at=end)
+        if proposed_tiers.tiers
         else []
     )
 

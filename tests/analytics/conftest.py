@@ -64,6 +64,21 @@ class Shopper:
         assert self.post_webhook("refunds/create", payload).status_code == 200
 
 
+def a_month_of_orders(shopper: Shopper) -> None:
+    """February: customer 501 buys for 100, a guest for 20. March: 501 buys for 50 and 30,
+    customer 502 for 80 (20 refunded), two guests for 60 and 40. The clock ends on 2 April.
+    """
+    shopper.buy(1001, "2025-02-10", "100.00", customer=501)
+    shopper.buy(1002, "2025-02-12", "20.00")
+    shopper.buy(1003, "2025-03-05", "50.00", customer=501)
+    shopper.buy(1004, "2025-03-05", "80.00", customer=502, quantity=4)
+    shopper.buy(1005, "2025-03-06", "60.00")
+    shopper.buy(1006, "2025-03-06", "40.00")
+    shopper.buy(1007, "2025-03-07", "30.00", customer=501)
+    shopper.refund(9001, 1004, "2025-03-08", unit="20.00", quantity=4, of=1)
+    shopper.clock.set(noon("2025-04-02"))
+
+
 @pytest.fixture
 def shopper(post_webhook: PostWebhook, clock: Clock) -> Shopper:
     return Shopper(post_webhook, clock)

@@ -9,26 +9,11 @@ from django.test import Client
 
 from loyalty_app.rewards.services import reward_create
 
-from .conftest import Shopper
+from .conftest import a_month_of_orders
 
 pytestmark = pytest.mark.django_db
 
 PERIOD = {"from": "2025-03-01", "to": "2025-03-30"}
-
-
-def a_month_of_orders(shopper: Shopper) -> None:
-    """February (the previous period): customer 501 buys for 100, a guest for 20.
-    March: 501 buys for 50 and 30, customer 502 for 80 (20 refunded), two guests for 60
-    and 40."""
-    shopper.buy(1001, "2025-02-10", "100.00", customer=501)
-    shopper.buy(1002, "2025-02-12", "20.00")
-    shopper.buy(1003, "2025-03-05", "50.00", customer=501)
-    shopper.buy(1004, "2025-03-05", "80.00", customer=502, quantity=4)
-    shopper.buy(1005, "2025-03-06", "60.00")
-    shopper.buy(1006, "2025-03-06", "40.00")
-    shopper.buy(1007, "2025-03-07", "30.00", customer=501)
-    shopper.refund(9001, 1004, "2025-03-08", unit="20.00", quantity=4, of=1)
-    shopper.clock.set(shopper.clock.current.replace(month=4, day=2))
 
 
 def get(api: Any, **params: str) -> dict[str, Any]:
