@@ -7,7 +7,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiTypes,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.pagination import CursorPagination
@@ -207,6 +212,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class CustomerRedemptionListApi(APIView):
+    @extend_schema_serializer(component_name="RedemptionInput")
     class InputSerializer(serializers.Serializer):
         reward_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
         points = serializers.IntegerField(
