@@ -12,6 +12,7 @@ from datetime import timedelta
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import Campaign
 from loyalty_app.earning.services import campaign_save, program_update
+from loyalty_app.merchant_admin.services import widget_settings_update
 from loyalty_app.rewards.selectors import rewards_list
 from loyalty_app.rewards.services import reward_create
 from loyalty_app.shops.models import Shop
@@ -97,8 +98,20 @@ REWARDS = [
 ]
 
 
+WIDGET = {
+    "enabled": True,
+    "primary_colour": "#6b3e26",
+    "text_colour": "#ffffff",
+    "launcher_position": "right",
+    "launcher_text": "Bean points",
+    "panel_title": "Demo Roasters rewards",
+    "welcome_text": "Earn points on every order and turn them into coffee.",
+}
+
+
 def demo_program_setup(*, shop: Shop) -> None:
-    """Products in the simulated shop, the program, tiers, rewards and a campaign."""
+    """Products in the simulated shop, the program, tiers, rewards, a campaign and the
+    storefront widget turned on."""
     devstore_products_put(
         domain=shop.domain, products=[product.as_devstore() for product in catalog(24, seed=7)]
     )
@@ -107,6 +120,7 @@ def demo_program_setup(*, shop: Shop) -> None:
     if not rewards_list(shop=shop, include_archived=True):
         for position, reward in enumerate(REWARDS):
             reward_create(shop=shop, data={**reward, "position": position}, actor=ACTOR)
+    widget_settings_update(shop=shop, data=WIDGET, actor=ACTOR)
     if not Campaign.objects.filter(shop=shop).exists():
         start = (now() + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
         campaign_save(

@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 from loyalty_app.shops.services import api_token_issue
 from shopify_bridge.devstore.client import WebhookSender
@@ -260,6 +261,12 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    customer {customer_id} {body.get('email', ''):<20} {body.get('points_balance')} points"
                 )
+            # The storefront shows the richest shopper: enough points to redeem something.
+            shopper = (
+                Member.objects.filter(shop__domain=DEMO_DOMAIN, external_id__isnull=False)
+                .order_by("-points_balance", "pk")
+                .first()
+            )
             store_admin = f"{base}/devstore/{DEMO_DOMAIN}/admin/apps/{settings.SHOPIFY_API_KEY}"
             self.stdout.write(
                 "\n".join(
@@ -268,6 +275,9 @@ class Command(BaseCommand):
                         f"The loyalty app is running at {base}",
                         f"  merchant admin: {store_admin}",
                         "                  (the simulated store admin, framing the app as Shopify does)",
+                        f"  storefront:     {base}/devstore/{DEMO_DOMAIN}/store/?customer={shopper.external_id}",
+                        f"                  (the points widget, logged in as {shopper.first_name or 'a shopper'} with {shopper.points_balance} points;",
+                        "                   ?customer= browses as a guest)",
                         f"  shop:           {DEMO_DOMAIN}",
                         f"  API token:      {api_token}",
                         f"  a customer:     curl -H 'Authorization: Bearer {api_token}' {base}/api/v1/customers/7001",
