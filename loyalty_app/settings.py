@@ -103,6 +103,11 @@ SHOPIFY_ADMIN_API_TIMEOUT_SECONDS = env_int("SHOPIFY_ADMIN_API_TIMEOUT_SECONDS",
 # How long product facts (type, tags, collections) read from the Admin API are trusted;
 # products/update webhooks refresh them sooner.
 PRODUCT_FACTS_TTL_SECONDS = env_int("PRODUCT_FACTS_TTL_SECONDS", 24 * 3600)
+# Billing by redemption: the app subscription's usage line item that charges are sent to
+# (unset: charges are recorded, not sent), and the charge of a reward that has no money
+# value and no fixed-amount reward to price its points.
+SHOPIFY_BILLING_LINE_ITEM_ID = os.environ.get("SHOPIFY_BILLING_LINE_ITEM_ID", "").strip()
+LOYALTY_BILLING_FLAT_FEE = os.environ.get("LOYALTY_BILLING_FLAT_FEE", "0").strip() or "0"
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
 if DEBUG and not ALLOWED_HOSTS:
