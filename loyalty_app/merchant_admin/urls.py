@@ -4,12 +4,14 @@ token (``auth.admin_page``)."""
 from django.urls import path
 
 from .views import activity, campaigns, customers, home, program, rewards, settings, tiers
+from .views.analytics import analytics
 
 app_name = "merchant_admin"
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("program/", program.program, name="program"),
+    path("analytics/", analytics, name="analytics"),
     path("program/status", program.program_status, name="program-status"),
     path("campaigns/", campaigns.campaigns, name="campaigns"),
     path("campaigns/new", campaigns.campaign_new, name="campaign-new"),

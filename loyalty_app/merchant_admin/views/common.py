@@ -23,6 +23,7 @@ NAV = (
     ("merchant_admin:rewards", "Rewards"),
     ("merchant_admin:campaigns", "Campaigns"),
     ("merchant_admin:customers", "Customers"),
+    ("merchant_admin:analytics", "Analytics"),
     ("merchant_admin:activity", "Activity"),
     ("merchant_admin:settings", "Settings"),
 )
