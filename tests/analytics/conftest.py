@@ -11,6 +11,7 @@ import pytest
 
 from shopify_bridge.devstore.payloads import LineSpec, line_id_for, order_payload, refund_payload
 from tests.conftest import Clock, PostWebhook
+from tests.shopify_bridge.conftest import simulator  # noqa: F401 (a fixture, used by name)
 
 
 def noon(day: str) -> datetime:
