@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from loyalty_app.earning.services import program_update
 from loyalty_app.rewards.services import reward_create
 
-from .conftest import a_month_of_orders
+from .conftest import a_month_of_orders, noon
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +206,25 @@ def test_another_shops_token_sees_none_of_these_orders(shop, shopper, other_shop
 
 def test_without_a_token_the_figures_are_refused(client, db):
     assert client.get("/api/v1/analytics").status_code in (401, 403)
+
+
+def test_a_customer_who_never_earned_counts_as_a_non_member(api, shop, shopper):
+    # given the program paused when 601 bought twice, and live again when 602 bought
+    shopper.clock.set(noon("2025-02-20"))
+    program_update(shop=shop.shop, data={"enabled": False}, actor="test")
+    shopper.buy(3001, "2025-03-02", "70.00", customer=601)
+    shopper.buy(3002, "2025-03-09", "30.00", customer=601)
+    shopper.clock.set(noon("2025-03-10"))
+    program_update(shop=shop.shop, data={"enabled": True}, actor="test")
+    shopper.buy(3003, "2025-03-12", "90.00", customer=602)
+    shopper.clock.set(noon("2025-04-02"))
+
+    body = get(api, **PERIOD)
+
+    # then 601 has a customer record but never joined or earned: a non-member who came back
+    assert body["program"]["customers"] == 2
+    assert (body["program"]["members"], body["program"]["member_customers"]) == (1, 1)
+    others = body["behaviour"]["non_members"]
+    assert (others["customers"], others["orders"], others["revenue"]) == (1, 2, "100.00")
+    assert others["repeat_purchase_rate"] == "1.0000"
+    assert others["mean_days_between_orders"] == "7.0"
