@@ -192,9 +192,32 @@ def _entry_reward(
             {"points": reward.points, "ledger_key": key, "given": write.created},
             write.entry.balance_after,
         )
-    # A catalog reward: the rewards package has no grant service the tier code can call,
-    # so the entitlement is recorded on the event for the rewards code to honour.
-    return {"reward_id": reward.reward_id, "period": period, "status": "owed"}, None
+    # A catalog reward: granted for no points and delivered like a bought one (a code, a
+    # credit, a request), once per member, tier and period (the grant's key).
+    from loyalty_app.rewards.lifecycle import reward_grant  # rewards imports tiers
+
+    key = f"tier-reward:{member.pk}:{tier.key}:{period}"
+    try:
+        grant = reward_grant(
+            shop=member.shop,
+            member=member,
+            reward_id=reward.reward_id,
+            reason=f"Reached the {tier.name} tier",
+            key=key,
+        )
+    except Reward.DoesNotExist:
+        # Archived since the tier was defined (the rewards code refuses to archive a
+        # reward a tier grants, so this is a race): recorded, not silently dropped.
+        return {"reward_id": reward.reward_id, "period": period, "status": "unavailable"}, None
+    return (
+        {
+            "reward_id": reward.reward_id,
+            "period": period,
+            "redemption_id": grant.redemption.pk,
+            "given": grant.created,
+        },
+        None,
+    )
 
 
 def _changes_write(

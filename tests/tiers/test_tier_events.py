@@ -11,6 +11,7 @@ from loyalty_app.actions.services import action_record
 from loyalty_app.earning.services import program_update
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
+from loyalty_app.rewards.models import Redemption
 from loyalty_app.rewards.services import reward_create
 from loyalty_app.tiers.models import MemberTier, TierEvent
 from loyalty_app.tiers.services import member_tier_set, tier_program_update
@@ -104,7 +105,7 @@ def test_action_points_count_toward_a_points_earned_tier(shop, clock, points_tie
     assert TierEvent.objects.get(member=member).actor == "action"
 
 
-def test_a_catalog_entry_reward_is_recorded_as_owed(shop, clock):
+def test_a_catalog_entry_reward_is_granted_once_for_no_points(shop, clock):
     # Given a Gold tier whose entry reward is a catalog reward
     reward = reward_create(
         shop=shop.shop,
@@ -122,9 +123,17 @@ def test_a_catalog_entry_reward_is_recorded_as_owed(shop, clock):
     # When the merchant puts the member in Gold by hand
     event = member_tier_set(shop=shop.shop, member=member, tier="gold", actor="merchant@x")
 
-    # Then the event is manual and records the reward as owed; no points were written
+    # Then the event is manual and the reward was granted as a redemption for no points
     assert (event.to_tier, event.reason, event.actor) == ("Gold", "manual", "merchant@x")
-    assert event.entry_reward == {"reward_id": reward.pk, "period": "lifetime", "status": "owed"}
+    grant = Redemption.objects.get(member=member)
+    assert (grant.reward_id, grant.points, grant.kind) == (reward.pk, 0, "free_shipping")
+    assert event.entry_reward == {
+        "reward_id": reward.pk,
+        "period": "lifetime",
+        "redemption_id": grant.pk,
+        "given": True,
+    }
     assert not LedgerEntry.objects.filter(member=member).exists()
     # And setting the same tier again records nothing
     assert member_tier_set(shop=shop.shop, member=member, tier="Gold", actor="m") is None
+    assert Redemption.objects.filter(member=member).count() == 1
