@@ -9,11 +9,12 @@ per member), scoped to one shop. Definitions (the README's "Analytics" states th
 - A customer is a buyer of counted orders. An identified customer (with a customer id) is
   counted once; a guest checkout carries no identity the engine keeps, so each guest order
   counts as one customer.
-- A member is a customer record that joined or earned: it has a points ledger entry or a
-  recorded action (sign-up, e-mail join, review...) from before the period's end. The app
-  enrols every identified buyer, so identified buyers become members with their first
-  points; non-members are the guests and the identified buyers who never earned (the
-  program was paused, or their orders earned nothing).
+- A member is a customer record that joined or earned by the period's end: it has a
+  points ledger entry, a recorded action (sign-up, e-mail join, review...) or an order
+  that earns points (pending ones included). The app enrols every identified buyer, so
+  identified buyers become members with their first points; non-members are the guests
+  and the identified buyers who never earned (the program was paused, or their orders
+  earned nothing).
 - Points issued are the credits of order, action, adjustment, import and tier entries;
   points taken back are the debits of order and adjustment entries (refunds, cancellations,
   manual deductions); redeemed is what redemptions spent less what came back; expired is
@@ -28,7 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -95,13 +96,17 @@ REVENUE = "GREATEST(o.eligible_amount - o.refunded_amount, 0)"
 
 
 def _joined_sql(member_column: str) -> str:
-    """SQL: the member in ``member_column`` joined or earned before the moment given as the
-    next two parameters (one per table). Each EXISTS reads the member's own index."""
+    """SQL: the member in ``member_column`` has a ledger entry, an action or an order with
+    points from before the moment given as the next three parameters (one per table).
+    Each EXISTS reads the member's own index; callers put a cheaper sufficient test first.
+    """
     return (
         f"(EXISTS (SELECT 1 FROM {_t(LedgerEntry)} l WHERE l.member_id = {member_column} "  # noqa: S608 - fixed names; values are parameters
         "AND l.created_at < %s) "
         f"OR EXISTS (SELECT 1 FROM {_t(ActionEvent)} a WHERE a.member_id = {member_column} "
-        "AND a.created_at < %s))"
+        "AND a.created_at < %s) "
+        f"OR EXISTS (SELECT 1 FROM {_t(Order)} e WHERE e.member_id = {member_column} "
+        "AND e.points_target > 0 AND e.placed_at < %s))"
     )
 
 
@@ -123,13 +128,18 @@ class ProgramSize:
 
 
 def _members_counts(*, shop: Shop, period: Period) -> tuple[int, int]:
-    """(members at the period's end, of them joined in the period). One query."""
+    """(members at the period's end, of them joined in the period). One query.
+
+    For a period that ends now or later, a balance other than 0 proves a ledger entry
+    before the end, so only the members at 0 are looked up in the other tables.
+    """
     end = period.end
     sql = (
         f"SELECT COUNT(*), COUNT(*) FILTER (WHERE m.created_at >= %s) FROM {_t(Member)} m "  # noqa: S608 - fixed names; values are parameters
-        f"WHERE m.shop_id = %s AND m.created_at < %s AND {_joined_sql('m.id')}"
+        "WHERE m.shop_id = %s AND m.created_at < %s "
+        f"AND ((%s AND m.points_balance <> 0) OR {_joined_sql('m.id')})"
     )
-    rows = _fetch(sql, [period.start, shop.pk, end, end, end])
+    rows = _fetch(sql, [period.start, shop.pk, end, end >= now(), end, end, end])
     return int(rows[0][0]), int(rows[0][1])
 
 
@@ -191,38 +201,55 @@ class Behaviour:
         return self.revenue_to_date / self.customers + pace
 
 
-def behaviour(*, shop: Shop, period: Period) -> tuple[Behaviour, Behaviour]:
-    """(members, non-members): the customers who bought in the period, their orders,
-    revenue, repeat buyers, revenue to date and mean days between orders. One query.
+def behaviour(
+    *, shop: Shop, period: Period, lifetime: bool = True
+) -> tuple[Behaviour, Behaviour, list[int]]:
+    """(members, non-members, the ids of the identified non-members who bought): the
+    customers who bought in the period, their orders, revenue, repeat buyers, revenue to
+    date and mean days between orders. One query.
 
     A customer is keyed by member id, or by the negative order id for a guest order (so a
     guest is one customer per order). The lifetime columns read every counted order of the
-    period's identified customers up to the period's end.
+    period's identified customers up to the period's end (the ``analytics_order_counted``
+    index holds them). An order with points proves membership; only customers without one
+    are looked up in the ledger and the actions. ``lifetime=False`` reads the period's
+    orders only (revenue to date and days between orders are then the period's): the
+    previous period is compared on its headline figures, and the lifetime sums are most of
+    the query's cost (bench/analytics.py).
     """
     start, end = period.start, period.end
+    since = (
+        " AND (o.member_id IS NOT NULL OR o.placed_at >= %s)"
+        if lifetime
+        else " AND o.placed_at >= %s"
+    )
     sql = (
         "WITH o AS ("  # noqa: S608 - fixed names; values are parameters
-        f" SELECT COALESCE(o.member_id, -o.id) AS who, o.member_id, o.placed_at, {REVENUE} AS rev"
-        f" FROM {_t(Order)} o WHERE {COUNTED} AND o.placed_at < %s"
-        " AND (o.member_id IS NOT NULL OR o.placed_at >= %s)"
+        " SELECT COALESCE(o.member_id, -o.id) AS who, o.member_id, o.placed_at,"
+        f" {REVENUE} AS rev, o.points_target"
+        f" FROM {_t(Order)} o WHERE {COUNTED} AND o.placed_at < %s{since}"
         "), c AS ("
         " SELECT who, MIN(member_id) AS member_id,"
         " COUNT(*) FILTER (WHERE placed_at >= %s) AS n,"
         " COALESCE(SUM(rev) FILTER (WHERE placed_at >= %s), 0) AS rev,"
-        " COUNT(*) AS n_all, SUM(rev) AS rev_all, MIN(placed_at) AS first, MAX(placed_at) AS last"
+        " COUNT(*) AS n_all, SUM(rev) AS rev_all, MIN(placed_at) AS first,"
+        " MAX(placed_at) AS last, MAX(points_target) AS earned"
         " FROM o GROUP BY who HAVING COUNT(*) FILTER (WHERE placed_at >= %s) > 0"
         "), k AS ("
-        f" SELECT c.*, (c.member_id IS NOT NULL AND {_joined_sql('c.member_id')}) AS joined"
-        " FROM c"
+        " SELECT c.*, (c.member_id IS NOT NULL"
+        f" AND (c.earned > 0 OR {_joined_sql('c.member_id')})) AS joined FROM c"
         ")"
         " SELECT joined, COUNT(*), SUM(n), SUM(rev), COUNT(*) FILTER (WHERE n >= 2),"
         " SUM(rev_all), AVG(EXTRACT(EPOCH FROM (last - first)) / 86400.0 / (n_all - 1))"
-        " FILTER (WHERE n_all >= 2) FROM k GROUP BY joined"
+        " FILTER (WHERE n_all >= 2),"
+        " ARRAY_AGG(member_id) FILTER (WHERE member_id IS NOT NULL AND NOT joined)"
+        " FROM k GROUP BY joined"
     )
-    rows = _fetch(sql, [shop.pk, end, start, start, start, start, end, end])
+    rows = _fetch(sql, [shop.pk, end, start, start, start, start, end, end, end])
     empty = Behaviour(0, 0, ZERO, 0, ZERO, None, period.days)
     groups = {True: empty, False: empty}
-    for joined, customers, orders, revenue, repeat, to_date, gap in rows:
+    outsiders: list[int] = []
+    for joined, customers, orders, revenue, repeat, to_date, gap, ids in rows:
         groups[bool(joined)] = Behaviour(
             customers=int(customers),
             orders=int(orders or 0),
@@ -234,7 +261,8 @@ def behaviour(*, shop: Shop, period: Period) -> tuple[Behaviour, Behaviour]:
             ),
             period_days=period.days,
         )
-    return groups[True], groups[False]
+        outsiders += [int(i) for i in ids or ()]
+    return groups[True], groups[False], sorted(outsiders)
 
 
 def guest_orders(*, shop: Shop, period: Period) -> int:
@@ -245,19 +273,22 @@ def guest_orders(*, shop: Shop, period: Period) -> int:
     return int(_fetch(sql, [shop.pk, period.start, period.end])[0][0])
 
 
-def revenue_per_day(*, shop: Shop, period: Period) -> dict[date, tuple[Decimal, Decimal]]:
+def revenue_per_day(
+    *, shop: Shop, period: Period, outsiders: Sequence[int]
+) -> dict[date, tuple[Decimal, Decimal]]:
     """Local day -> (members' revenue, non-members' revenue) of the period's counted
-    orders; membership as at the period's end. One grouped query."""
-    end = period.end
-    tz = str(period.zone.key)
+    orders. ``outsiders``: the identified customers who are not members (``behaviour``
+    found them), so membership is read once per customer, not once per order. One query.
+    """
     sql = (
-        f"SELECT (o.placed_at AT TIME ZONE %s)::date AS day,"  # noqa: S608 - fixed names; values are parameters
-        f" (o.member_id IS NOT NULL AND {_joined_sql('o.member_id')}) AS joined,"
+        "SELECT (o.placed_at AT TIME ZONE %s)::date AS day,"  # noqa: S608 - fixed names; values are parameters
+        " (o.member_id IS NOT NULL AND NOT (o.member_id = ANY(%s::bigint[]))) AS joined,"
         f" SUM({REVENUE}) FROM {_t(Order)} o WHERE {COUNTED}"
         " AND o.placed_at >= %s AND o.placed_at < %s GROUP BY 1, 2"
     )
+    params = [str(period.zone.key), list(outsiders), shop.pk, period.start, period.end]
     days: dict[date, tuple[Decimal, Decimal]] = {}
-    for day, joined, revenue in _fetch(sql, [tz, end, end, shop.pk, period.start, end]):
+    for day, joined, revenue in _fetch(sql, params):
         members, others = days.get(day, (ZERO, ZERO))
         if joined:
             members += _dec(revenue)
@@ -642,8 +673,19 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
     """Every figure of the period. ``detail=False`` leaves out what only the period shown
     needs (day series, tables, tiers): the previous period is read for its headline
     figures only."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Aggregates over a million rows make the planner compile them (JIT), which
+            # costs more than it saves here (bench/analytics.py: 0.6 s of 2 s), and a
+            # shop's per-customer sums fit in memory without spilling to disk.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        return _report(shop=shop, period=period, detail=detail)
+
+
+def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
     members_total, new_members = _members_counts(shop=shop, period=period)
-    joined, others = behaviour(shop=shop, period=period)
+    joined, others, outsiders = behaviour(shop=shop, period=period, lifetime=detail)
     pts = points(shop=shop, period=period)
     days = points_per_day(shop=shop, period=period)
     rewards = redemptions_by_reward(shop=shop, period=period)
@@ -682,7 +724,9 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
         roi=roi,
         days=days if detail else [],
         members_days=members_per_day(shop=shop, period=period) if detail else {},
-        revenue_days=revenue_per_day(shop=shop, period=period) if detail else {},
+        revenue_days=(
+            revenue_per_day(shop=shop, period=period, outsiders=outsiders) if detail else {}
+        ),
     )
 
 
