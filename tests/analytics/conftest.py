@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from loyalty_app.shops.services import ShopWithToken
 from shopify_bridge.devstore.payloads import LineSpec, line_id_for, order_payload, refund_payload
 from tests.conftest import Clock, PostWebhook
 from tests.shopify_bridge.conftest import simulator  # noqa: F401 (a fixture, used by name)
@@ -83,3 +84,11 @@ def a_month_of_orders(shopper: Shopper) -> None:
 @pytest.fixture
 def shopper(post_webhook: PostWebhook, clock: Clock) -> Shopper:
     return Shopper(post_webhook, clock)
+
+
+@pytest.fixture
+def admin_client_for_shop(shop: ShopWithToken) -> Any:
+    """The first shop's embedded-admin client (session tokens as the store admin sends)."""
+    from tests.merchant_admin.conftest import AdminClient
+
+    return AdminClient(shop.shop)

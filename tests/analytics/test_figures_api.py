@@ -228,3 +228,18 @@ def test_a_customer_who_never_earned_counts_as_a_non_member(api, shop, shopper):
     assert (others["customers"], others["orders"], others["revenue"]) == (1, 2, "100.00")
     assert others["repeat_purchase_rate"] == "1.0000"
     assert others["mean_days_between_orders"] == "7.0"
+
+
+def test_off_postgresql_the_figures_say_they_need_it(api, admin_client_for_shop, monkeypatch):
+    # given a database that cannot compute the aggregates (the embedded SQLite one)
+    from types import SimpleNamespace
+
+    from loyalty_app.analytics import selectors
+
+    monkeypatch.setattr(selectors, "connection", SimpleNamespace(vendor="sqlite"))
+
+    # then the API answers 501 and the admin page says what to set
+    assert api.get("/api/v1/analytics").status_code == 501
+    page = admin_client_for_shop.get("/app/analytics/")
+    assert page.status_code == 200
+    assert 'data-testid="analytics-unavailable"' in page.content.decode()
