@@ -355,6 +355,8 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/customers/{customer_id}/punch-cards/",
         "/api/v1/data-requests/",
         "/api/v1/data-requests/{data_request_id}/",
+        "/api/v1/analytics/",
+        "/api/v1/analytics/what-if/",
     }
     assert list(paths["/api/v1/customers/{customer_id}/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/ledger/"]) == ["get"]
