@@ -40,7 +40,9 @@ currency.
      order and +50 for the weekend give +150). One with ``applies_to`` applies only if the
      order has a matching non-gift-card line with an amount kept above 0.
 6. A line's *weighted amount* is its amount kept x its line multiplier x its campaign
-   multiplier.
+   multiplier. The customer's VIP tier multiplies the whole weighted merchandise on top
+   (its ``earn_multiplier``, fixed when the order was placed): a 1.5x tier during a 2x
+   weekend earns 3x; shipping and tax are not multiplied by it.
 7. Amount-only refunds (money given back without line items) are spread over the
    merchandise in proportion: *merchandise kept* is the sum of the lines' amounts kept less
    the amount-only refunds (never below 0), and the weighted merchandise is reduced by the
@@ -705,6 +707,7 @@ class OrderContext:
     paid: bool
     is_first_order: bool = False
     tier: str | None = None
+    tier_multiplier: Decimal = Decimal(1)  # the tier's earn multiplier when placed
     cancelled: bool = False
     fully_refunded: bool = False
     test: bool = False
@@ -712,6 +715,8 @@ class OrderContext:
     def __post_init__(self) -> None:
         if self.placed_at.tzinfo is None or self.placed_at.utcoffset() is None:
             raise ValueError("placed_at must be an aware datetime")
+        if not (Decimal(1) <= self.tier_multiplier <= Decimal(100)):
+            raise ValueError("tier_multiplier must be between 1 and 100")
         # Compared with campaign times as an instant (see ``_local_to_aware``).
         object.__setattr__(self, "placed_at", self.placed_at.astimezone(UTC))
 
@@ -813,6 +818,7 @@ class LineResult:
 
 NoteKind = Literal[
     "status",
+    "tier",
     "no_merchandise",
     "amount_refund",
     "shipping",
@@ -1060,6 +1066,20 @@ def _order_breakdown(
         weighted = reduced
     elif not lines_kept:
         weighted = ZERO
+    if context.tier_multiplier != ONE and weighted:
+        boosted = weighted * context.tier_multiplier
+        notes.append(
+            Note(
+                kind="tier",
+                message=(
+                    f"The {context.tier or 'customer'} tier earns "
+                    f"{_fmt_multiplier(context.tier_multiplier)}: {_fmt(weighted)} counts as "
+                    f"{_fmt(boosted)}."
+                ),
+                amount=boosted,
+            )
+        )
+        weighted = boosted
 
     counted = weighted
     for kind, include, total, refunded_part in (

@@ -12,6 +12,7 @@ from django.db import transaction
 from loyalty_app.common.time import now
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.ledger.services import ledger_entry_add
+from loyalty_app.members.models import Member
 from loyalty_app.members.services import member_upsert
 from loyalty_app.shops.models import Shop
 
@@ -143,6 +144,8 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
             context=OrderContext(
                 placed_at=order.placed_at or order.created_at or now(),
                 is_first_order=order.first_order,
+                tier=order.tier or None,
+                tier_multiplier=order.tier_multiplier,
                 paid=order.paid,
                 cancelled=order.cancelled,
                 fully_refunded=order.fully_refunded,
@@ -265,6 +268,7 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
                 order.pending_until = placed + timedelta(days=pending_days)
                 order.confirmed = False
             order.campaigns = [c.definition for c in campaigns_in_force(shop=shop, at=placed)]
+            order.tier, order.tier_multiplier = _tier_when_placed(shop=shop, member=member)
             order.first_order = member is not None and not (
                 Order.objects.filter(shop=shop, member=member, has_snapshot=True, test=False)
                 .exclude(pk=order.pk)
@@ -281,6 +285,20 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
     _pending_settle(order)
     _order_reconcile(order=order, actor=actor)
     return order
+
+
+def _tier_when_placed(*, shop: Shop, member: Member | None) -> tuple[str, Decimal]:
+    """The member's VIP tier now (the order's first snapshot: when it was placed, or as
+    soon as we heard of it) and that tier's earn multiplier under the definition in force."""
+    if member is None:
+        return "", Decimal(1)
+    # Imported here: the tiers package builds on earning.
+    from loyalty_app.tiers.selectors import member_tier_name, tier_program_current_config
+
+    tier = member_tier_name(shop=shop, member=member)
+    if not tier:
+        return "", Decimal(1)
+    return tier, tier_program_current_config(shop=shop).earn_multiplier(tier)
 
 
 def _pending_settle(order: Order) -> None:
