@@ -25,6 +25,7 @@ class DevStore(models.Model):
         HTTP_500 = "http_500", "HTTP 500 Internal Server Error"
         THROTTLED = "throttled", "200 with a THROTTLED error"
         SLOW = "slow", "answer after slow_ms milliseconds"
+        INVALID = "invalid", "200 with a body that is not JSON (a proxy's error page)"
 
     domain = models.CharField(max_length=255, unique=True)
     # What the Admin API's ``shop`` query answers (the app reads them at install).

@@ -4,7 +4,7 @@
 
 - unknown shop: 404; missing or wrong ``X-Shopify-Access-Token``: 401 with Shopify's body;
 - a failure the shop was told to serve (``DevStore.fail_mode``): 503, 500, a THROTTLED
-  error (HTTP 200), or a slow answer;
+  error (HTTP 200), a slow answer, or a 200 whose body is not JSON;
 - a query over the single-query cost limit: ``MAX_COST_EXCEEDED``; over what the shop's
   leaky bucket holds (when enforced): ``THROTTLED``; other GraphQL errors in ``errors``;
 - otherwise ``data``, with ``extensions.cost`` (requested and actual cost, throttleStatus).
@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -107,6 +107,9 @@ def admin_graphql(request: HttpRequest, shop: str, version: str) -> JsonResponse
         return JsonResponse({"errors": "Internal Server Error"}, status=500)
     if failure == DevStore.FailMode.SLOW:
         time.sleep(store.slow_ms / 1000)
+    if failure == DevStore.FailMode.INVALID:
+        # What a misbehaving proxy in front of the API sends: 200 and an HTML page.
+        return HttpResponse(b"<html><body>Bad gateway</body></html>", content_type="text/html")
 
     try:
         body = json.loads(request.body or b"{}")

@@ -395,6 +395,26 @@ def test_a_503_is_retried_and_the_code_is_created_once(shop, api, simulator):
     assert balance(member) == 100
 
 
+def test_an_answer_that_is_not_json_is_retried_and_the_code_is_created_once(shop, api, simulator):
+    # given a shop whose Admin API answers an HTML page (200) once
+    simulator.install(shop.shop)
+    member = member_with(shop.shop, 600)
+    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    simulator.fail(shop.shop, "invalid", count=1)
+
+    # when the customer redeems, the answer can't be read: the call waits for a retry
+    redemption_id = redeem(api, "501", {"reward_id": five_off.pk}).json()["id"]
+    call = call_for(redemption_id)
+    assert call.status == AdminApiCall.Status.PENDING and "not JSON" in call.last_error
+
+    # then the retry creates the code once, and the points stay spent
+    due_now(call)
+    assert admin_call_perform(call_id=call.pk) == "done"
+    assert api.get(f"/api/v1/redemptions/{redemption_id}").json()["status"] == "issued"
+    assert DevStoreDiscountCode.objects.count() == 1
+    assert balance(member) == 100
+
+
 def test_a_throttled_call_waits_for_the_bucket_and_then_issues_the_code(shop, api, simulator):
     simulator.install(shop.shop)
     member_with(shop.shop, 600)
