@@ -100,6 +100,14 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("rewards.punch_cards_sweep"),
         name="grant punch card fills",
     )
+    # Bring the analytics rollups (points per day, each member's orders to date) up to
+    # date with what changed since each shop's watermark; a report refreshes its shop too,
+    # so this keeps that refresh small. Idempotent, one refresh per shop at a time.
+    sender.add_periodic_task(
+        300.0,
+        sender.signature("analytics.rollups_refresh_all"),
+        name="refresh analytics rollups",
+    )
 
 
 @task_prerun.connect

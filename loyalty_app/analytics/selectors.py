@@ -41,8 +41,11 @@ from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.shops.models import Shop
 from loyalty_app.tiers.models import MemberTier, TierEvent
+from loyalty_app.tiers.selectors import shop_zone
 
+from .models import AnalyticsDay, CustomerStats
 from .periods import Period
+from .services import rollups_refresh
 
 ZERO = Decimal("0")
 ISSUED_KINDS = ("order", "action", "adjustment", "import", "tier_reward")
@@ -125,6 +128,22 @@ class ProgramSize:
     @property
     def participation_rate(self) -> Decimal | None:
         return ratio(self.member_customers, self.customers)
+
+
+def _members_counts_rolled(*, shop: Shop, period: Period) -> tuple[int, int]:
+    """``_members_counts`` from the rollups: the members who count from a day before the
+    period's end (a sum over the days), and of them the records created in the period (the
+    stats' index on creation). Two small queries."""
+    total = AnalyticsDay.objects.filter(shop=shop, day__lte=period.last_day).aggregate(
+        n=Sum("members_joined", default=0)
+    )["n"]
+    new = CustomerStats.objects.filter(
+        shop=shop,
+        member_created_at__gte=period.start,
+        member_created_at__lt=period.end,
+        joined_at__lt=period.end,
+    ).count()
+    return int(total), int(new)
 
 
 def _members_counts(*, shop: Shop, period: Period) -> tuple[int, int]:
@@ -246,6 +265,53 @@ def behaviour(
         " FROM k GROUP BY joined"
     )
     rows = _fetch(sql, [shop.pk, end, start, start, start, start, end, end, end])
+    return _behaviour_groups(rows, period)
+
+
+def _orders_after(*, shop: Shop, moment: datetime) -> bool:
+    """Whether the shop has a counted order placed at or after ``moment`` (then a
+    customer's orders to date differ from their orders so far). One index probe."""
+    sql = f"SELECT EXISTS (SELECT 1 FROM {_t(Order)} o WHERE {COUNTED} AND o.placed_at >= %s)"  # noqa: S608 - fixed names; values are parameters
+    return bool(_fetch(sql, [shop.pk, moment])[0][0])
+
+
+def behaviour_rolled(*, shop: Shop, period: Period) -> tuple[Behaviour, Behaviour, list[int]]:
+    """``behaviour`` with its lifetime columns read from the members' ``CustomerStats``:
+    only the period's orders are scanned. Exact when no counted order was placed at or
+    after the period's end (the stats then hold every order up to it), which the caller
+    checks. One query."""
+    start, end = period.start, period.end
+    sql = (
+        "WITH o AS ("  # noqa: S608 - fixed names; values are parameters
+        " SELECT COALESCE(o.member_id, -o.id) AS who, o.member_id, o.placed_at,"
+        f" {REVENUE} AS rev, o.points_target"
+        f" FROM {_t(Order)} o WHERE {COUNTED} AND o.placed_at >= %s AND o.placed_at < %s"
+        "), c AS ("
+        " SELECT who, MIN(member_id) AS member_id, COUNT(*) AS n, SUM(rev) AS rev,"
+        " MIN(placed_at) AS first, MAX(placed_at) AS last, MAX(points_target) AS earned"
+        " FROM o GROUP BY who"
+        "), k AS ("
+        " SELECT c.member_id, c.n, c.rev,"
+        " CASE WHEN s.id IS NULL THEN c.n ELSE s.orders_count END AS n_all,"
+        " COALESCE(s.revenue, c.rev) AS rev_all, COALESCE(s.first_order_at, c.first) AS first,"
+        " COALESCE(s.last_order_at, c.last) AS last,"
+        " (c.member_id IS NOT NULL AND (GREATEST(s.max_points_target, c.earned) > 0"
+        " OR s.joined_at < %s)) AS joined"
+        f" FROM c LEFT JOIN {_t(CustomerStats)} s ON s.shop_id = %s AND s.member_id = c.member_id"
+        ")"
+        " SELECT COALESCE(joined, false), COUNT(*), SUM(n), SUM(rev), COUNT(*) FILTER (WHERE n >= 2),"
+        " SUM(rev_all), AVG(EXTRACT(EPOCH FROM (last - first)) / 86400.0 / (n_all - 1))"
+        " FILTER (WHERE n_all >= 2),"
+        " ARRAY_AGG(member_id) FILTER (WHERE member_id IS NOT NULL AND NOT joined)"
+        " FROM k GROUP BY 1"
+    )
+    rows = _fetch(sql, [shop.pk, start, end, end, shop.pk])
+    return _behaviour_groups(rows, period)
+
+
+def _behaviour_groups(
+    rows: list[tuple[Any, ...]], period: Period
+) -> tuple[Behaviour, Behaviour, list[int]]:
     empty = Behaviour(0, 0, ZERO, 0, ZERO, None, period.days)
     groups = {True: empty, False: empty}
     outsiders: list[int] = []
@@ -323,6 +389,32 @@ def points(*, shop: Shop, period: Period) -> Points:
     return points_between(shop=shop, start=period.start, end=period.end)
 
 
+def points_rolled(*, shop: Shop, period: Period) -> Points:
+    """``points`` with the sums read from the period's ``AnalyticsDay`` rows; the active
+    members (distinct, so not a sum of days) still come from the ledger. Two queries."""
+    sums = AnalyticsDay.objects.filter(
+        shop=shop, day__gte=period.first_day, day__lte=period.last_day
+    ).aggregate(
+        issued=Sum("points_issued", default=0),
+        taken_back=Sum("points_taken_back", default=0),
+        redeemed=Sum("points_redeemed", default=0),
+        expired=Sum("points_expired", default=0),
+    )
+    active = LedgerEntry.objects.filter(
+        Q(kind__in=EARNING_KINDS, points__gt=0) | Q(kind="redemption"),
+        shop=shop,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    ).aggregate(n=Count("member_id", distinct=True))["n"]
+    return Points(
+        issued=int(sums["issued"]),
+        taken_back=int(sums["taken_back"]),
+        redeemed=int(sums["redeemed"]),
+        expired=int(sums["expired"]),
+        active_members=int(active),
+    )
+
+
 def points_between(*, shop: Shop, start: datetime, end: datetime) -> Points:
     """Points by kind written in ``[start, end)``, and the active members (who earned or
     redeemed). One aggregate query on the ledger's ``created_at`` index."""
@@ -378,6 +470,22 @@ def points_per_day(*, shop: Shop, period: Period) -> list[PointsDay]:
         .values_list("day", "net", "issued", "redeemed")
     )
     by_day = {day: (int(net), int(issued), -int(redeemed)) for day, net, issued, redeemed in rows}
+    outstanding = balances - sum(net for net, _, _ in by_day.values())  # at the period's start
+    series = []
+    for day in period.day_list():
+        net, issued, redeemed = by_day.get(day, (0, 0, 0))
+        outstanding += net
+        series.append(PointsDay(day=day, issued=issued, redeemed=redeemed, outstanding=outstanding))
+    return series
+
+
+def points_per_day_rolled(*, shop: Shop, period: Period) -> list[PointsDay]:
+    """``points_per_day`` from the ``AnalyticsDay`` rows of the period and after it."""
+    balances = int(Member.objects.filter(shop=shop).aggregate(s=Sum("points_balance"))["s"] or 0)
+    rows = AnalyticsDay.objects.filter(shop=shop, day__gte=period.first_day).values_list(
+        "day", "points_net", "points_issued", "points_redeemed"
+    )
+    by_day = {day: (int(net), int(issued), int(redeemed)) for day, net, issued, redeemed in rows}
     outstanding = balances - sum(net for net, _, _ in by_day.values())  # at the period's start
     series = []
     for day in period.day_list():
@@ -686,14 +794,30 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
         # per-customer sums fit in memory without spilling to disk.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        # The rollups first: a bounded refresh of what changed since the beat job's last
+        # run (analytics.services), so the figures below are never behind the ledger.
+        rollups_refresh(shop=shop)
         return _report(shop=shop, period=period, detail=detail)
 
 
 def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
-    members_total, new_members = _members_counts(shop=shop, period=period)
-    joined, others, outsiders = behaviour(shop=shop, period=period, lifetime=detail)
-    pts = points(shop=shop, period=period)
-    days = points_per_day(shop=shop, period=period)
+    # The rollup days are local days of the shop's zone: a period in another zone (a
+    # shop's zone changed since) is read from the ledger and the orders.
+    rolled = period.zone.key == shop_zone(shop).key
+    if rolled:
+        members_total, new_members = _members_counts_rolled(shop=shop, period=period)
+    else:
+        members_total, new_members = _members_counts(shop=shop, period=period)
+    if rolled and detail and not _orders_after(shop=shop, moment=period.end):
+        joined, others, outsiders = behaviour_rolled(shop=shop, period=period)
+    else:
+        joined, others, outsiders = behaviour(shop=shop, period=period, lifetime=detail)
+    pts = points_rolled(shop=shop, period=period) if rolled else points(shop=shop, period=period)
+    days = (
+        points_per_day_rolled(shop=shop, period=period)
+        if rolled
+        else points_per_day(shop=shop, period=period)
+    )
     rewards = redemptions_by_reward(shop=shop, period=period)
     cash = cashback(shop=shop, period=period)
     baseline = others.revenue_per_customer

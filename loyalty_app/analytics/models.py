@@ -1,0 +1,97 @@
+"""Rollups of the analytics figures, maintained incrementally (services.rollups_refresh).
+
+They hold what the report would otherwise sum over the whole ledger and every order of a
+shop: the ledger's points per local day, and each member's orders to date. They are
+derived data: deleting them and running the refresh again rebuilds the same rows.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from loyalty_app.shops.models import Shop
+
+
+class RollupWatermark(models.Model):
+    """How far a shop's rollups have read. One row per shop, locked by each refresh
+    (``select_for_update``), so two refreshes of a shop run one after the other.
+
+    Invariants: every ledger entry with ``id <= ledger_id`` and every order with
+    ``updated_at <= orders_at`` (less the lag the refresh reads again) is counted in the
+    rollups; ``zone`` is the time zone of the rollup days (a new zone rebuilds them).
+    """
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="rollup_watermark")
+    zone = models.CharField(max_length=64, blank=True)
+    ledger_id = models.BigIntegerField(default=0)
+    ledger_at = models.DateTimeField(null=True, blank=True)
+    action_id = models.BigIntegerField(default=0)
+    orders_at = models.DateTimeField(null=True, blank=True)
+    order_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} @ {self.refreshed_at}"
+
+
+class AnalyticsDay(models.Model):
+    """A shop's ledger and membership per local day (the shop's time zone).
+
+    Points are sums of the ledger entries written that day (``created_at``), signed as the
+    report shows them (issued, taken back, redeemed, expired: positive). ``members_joined``
+    counts the members who became members that day: the later of their record's creation
+    and their first proof of joining (a ledger entry, an action, an order with points).
+    A day's row is always recomputed whole, so a rerun writes the same values.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="analytics_days")
+    day = models.DateField()
+    points_net = models.BigIntegerField(default=0)
+    points_issued = models.BigIntegerField(default=0)
+    points_taken_back = models.BigIntegerField(default=0)
+    points_redeemed = models.BigIntegerField(default=0)
+    points_expired = models.BigIntegerField(default=0)
+    members_joined = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "day"], name="analytics_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.day}"
+
+
+class CustomerStats(models.Model):
+    """One member's counted orders to date and when they joined (guest orders are one
+    customer each and need no row).
+
+    Counted orders are the report's (paid, not cancelled, not fully refunded, not a test);
+    ``revenue`` is their net merchandise; ``max_points_target`` is the most points one of
+    them aims at (the report's proof of membership). ``joined_at``: the member's first ledger entry, action or order with points
+    (null: not a member yet); ``joined_day`` is the local day the member counts from, the
+    later of the record's creation and ``joined_at``. A row is always recomputed whole from the member's rows.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="customer_stats")
+    member_id = models.BigIntegerField()
+    member_created_at = models.DateTimeField()
+    joined_at = models.DateTimeField(null=True, blank=True)
+    joined_day = models.DateField(null=True, blank=True)
+    orders_count = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    max_points_target = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "member_id"], name="customer_stats_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "member_created_at"], name="customer_stats_created"),
+            models.Index(fields=["shop", "joined_day"], name="customer_stats_joined_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id}/{self.member_id}"

@@ -1,0 +1,240 @@
+"""Keeping the analytics rollups (models.py) up to date, incrementally.
+
+A refresh reads what changed since the shop's watermark: ledger entries and actions by id
+(and, for ids committed out of order, by time less ``LAG``), orders by id and by
+``updated_at`` less ``LAG`` (a refund or a late snapshot updates an old order). It then
+recomputes whole: the stats of every member those rows name, and every local day those
+entries were written on or those members joined on. Each rollup table is written by one
+``INSERT ... SELECT ... ON CONFLICT DO UPDATE``, so a rerun, or rows read twice because
+of the lag, write the same values. The watermark row is locked for the whole refresh:
+two refreshes of a shop (the beat job and a report) run one after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+
+from loyalty_app.common.time import now
+from loyalty_app.earning.models import ActionEvent, Order
+from loyalty_app.ledger.models import LedgerEntry
+from loyalty_app.members.models import Member
+from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.selectors import shop_zone
+
+from .models import AnalyticsDay, CustomerStats, RollupWatermark
+
+# Rows written this long before the watermark are read again: a transaction that took an
+# id or a timestamp earlier but committed after the last refresh is still counted.
+LAG = timedelta(minutes=10)
+EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+COUNTED = (
+    "o.has_snapshot AND NOT o.test AND o.paid AND NOT o.cancelled "
+    "AND NOT o.fully_refunded AND o.placed_at IS NOT NULL"
+)
+REVENUE = "GREATEST(o.eligible_amount - o.refunded_amount, 0)"
+ISSUED = "('order', 'action', 'adjustment', 'import', 'tier_reward')"
+TAKEN_BACK = "('order', 'adjustment')"
+
+
+def _t(model: Any) -> str:
+    return str(model._meta.db_table)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    members: int  # customer stats recomputed
+    days: int  # analytics days recomputed
+    full: bool  # a first build (or a rebuild after a time zone change)
+
+
+def _execute(sql: str, params: list[Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def _one(sql: str, params: list[Any]) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return tuple(cursor.fetchone())
+
+
+def rollups_refresh(*, shop: Shop) -> RefreshResult:
+    """Bring the shop's ``AnalyticsDay`` and ``CustomerStats`` rows up to date with its
+    ledger, actions and orders. Idempotent; PostgreSQL only (the report's condition)."""
+    with transaction.atomic():
+        _execute(
+            f"INSERT INTO {_t(RollupWatermark)} (shop_id, zone, ledger_id, action_id, order_id)"  # noqa: S608 - fixed names; values are parameters
+            " VALUES (%s, '', 0, 0, 0) ON CONFLICT (shop_id) DO NOTHING",
+            [shop.pk],
+        )
+        mark = RollupWatermark.objects.select_for_update().get(shop=shop)
+        zone = shop_zone(shop).key
+        full = mark.zone != zone
+        if full:
+            # Days are local: another time zone moves every entry's day, so rebuild.
+            AnalyticsDay.objects.filter(shop=shop).delete()
+            CustomerStats.objects.filter(shop=shop).delete()
+            mark.ledger_id = mark.action_id = mark.order_id = 0
+            mark.ledger_at = mark.orders_at = None
+        # The new watermark, read before the changes: what commits meanwhile is read now
+        # and again next time, never missed.
+        ledger_id, ledger_at = _one(
+            f"SELECT COALESCE(MAX(id), 0), MAX(created_at) FROM {_t(LedgerEntry)}"  # noqa: S608
+            " WHERE shop_id = %s",
+            [shop.pk],
+        )
+        (action_id,) = _one(
+            f"SELECT COALESCE(MAX(id), 0) FROM {_t(ActionEvent)} WHERE shop_id = %s",  # noqa: S608
+            [shop.pk],
+        )
+        order_id, orders_at = _one(
+            f"SELECT COALESCE(MAX(id), 0), MAX(updated_at) FROM {_t(Order)} WHERE shop_id = %s",  # noqa: S608
+            [shop.pk],
+        )
+        since_ledger = (mark.ledger_at - LAG) if mark.ledger_at else EPOCH
+        since_orders = (mark.orders_at - LAG) if mark.orders_at else EPOCH
+        members, days = _recompute(
+            shop=shop,
+            zone=zone,
+            ledger_id=mark.ledger_id,
+            action_id=mark.action_id,
+            order_id=mark.order_id,
+            since_ledger=since_ledger,
+            since_orders=since_orders,
+        )
+        mark.zone = zone
+        mark.ledger_id = max(mark.ledger_id, int(ledger_id))
+        mark.ledger_at = max(filter(None, [mark.ledger_at, ledger_at]), default=None)
+        mark.action_id = max(mark.action_id, int(action_id))
+        mark.order_id = max(mark.order_id, int(order_id))
+        mark.orders_at = max(filter(None, [mark.orders_at, orders_at]), default=None)
+        mark.refreshed_at = now()
+        mark.save()
+        return RefreshResult(members=members, days=days, full=full)
+
+
+def _recompute(
+    *,
+    shop: Shop,
+    zone: str,
+    ledger_id: int,
+    action_id: int,
+    order_id: int,
+    since_ledger: datetime,
+    since_orders: datetime,
+) -> tuple[int, int]:
+    """(members, days) recomputed. Temporary tables hold the touched keys for the
+    transaction; each rollup is then one upsert over them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_touched_members"
+            " (member_id bigint PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_touched_days"
+            " (day date PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE analytics_touched_members, analytics_touched_days")
+    ledger_changed = (
+        f"FROM {_t(LedgerEntry)} l WHERE l.shop_id = %s AND (l.id > %s OR l.created_at >= %s)"
+    )
+    _execute(
+        "INSERT INTO analytics_touched_members (member_id)"  # noqa: S608 - fixed names; values are parameters
+        f" SELECT l.member_id {ledger_changed}"
+        f" UNION SELECT o.member_id FROM {_t(Order)} o WHERE o.shop_id = %s"
+        " AND o.member_id IS NOT NULL AND (o.id > %s OR o.updated_at >= %s)"
+        f" UNION SELECT a.member_id FROM {_t(ActionEvent)} a WHERE a.shop_id = %s"
+        " AND (a.id > %s OR a.created_at >= %s)",
+        [
+            shop.pk,
+            ledger_id,
+            since_ledger,
+            shop.pk,
+            order_id,
+            since_orders,
+            shop.pk,
+            action_id,
+            since_ledger,
+        ],
+    )
+    # The days whose points or new members change: where the new entries were written,
+    # and where the touched members counted from before (and, below, count from now).
+    _execute(
+        "INSERT INTO analytics_touched_days (day)"  # noqa: S608 - fixed names; values are parameters
+        f" SELECT DISTINCT (l.created_at AT TIME ZONE %s)::date {ledger_changed}"
+        f" UNION SELECT s.joined_day FROM {_t(CustomerStats)} s"
+        " JOIN analytics_touched_members t ON t.member_id = s.member_id"
+        " WHERE s.shop_id = %s AND s.joined_day IS NOT NULL ON CONFLICT DO NOTHING",
+        [zone, shop.pk, ledger_id, since_ledger, shop.pk],
+    )
+    members = _execute(
+        f"INSERT INTO {_t(CustomerStats)} (shop_id, member_id, member_created_at, joined_at,"  # noqa: S608 - fixed names; values are parameters
+        " joined_day, orders_count, revenue, first_order_at, last_order_at, max_points_target)"
+        " SELECT m.shop_id, m.id, m.created_at, j.at,"
+        " CASE WHEN j.at IS NOT NULL"
+        " THEN (GREATEST(m.created_at, j.at) AT TIME ZONE %s)::date END,"
+        " COALESCE(c.n, 0), COALESCE(c.rev, 0), c.first, c.last, COALESCE(c.earned, 0)"
+        f" FROM analytics_touched_members t JOIN {_t(Member)} m ON m.id = t.member_id"
+        " LEFT JOIN LATERAL ("
+        f" SELECT COUNT(*) AS n, SUM({REVENUE}) AS rev, MIN(o.placed_at) AS first,"
+        " MAX(o.placed_at) AS last, MAX(o.points_target) AS earned"
+        f" FROM {_t(Order)} o WHERE o.member_id = m.id AND {COUNTED}) c ON true"
+        " LEFT JOIN LATERAL (SELECT LEAST("
+        f" (SELECT MIN(l.created_at) FROM {_t(LedgerEntry)} l WHERE l.member_id = m.id),"
+        f" (SELECT MIN(a.created_at) FROM {_t(ActionEvent)} a WHERE a.member_id = m.id),"
+        f" (SELECT MIN(e.placed_at) FROM {_t(Order)} e WHERE e.member_id = m.id"
+        " AND e.points_target > 0)) AS at) j ON true"
+        " WHERE m.shop_id = %s"
+        " ON CONFLICT (shop_id, member_id) DO UPDATE SET"
+        " member_created_at = EXCLUDED.member_created_at, joined_at = EXCLUDED.joined_at,"
+        " joined_day = EXCLUDED.joined_day, orders_count = EXCLUDED.orders_count,"
+        " revenue = EXCLUDED.revenue, first_order_at = EXCLUDED.first_order_at,"
+        " last_order_at = EXCLUDED.last_order_at,"
+        " max_points_target = EXCLUDED.max_points_target",
+        [zone, shop.pk],
+    )
+    _execute(
+        "INSERT INTO analytics_touched_days (day)"  # noqa: S608 - fixed names; values are parameters
+        f" SELECT DISTINCT s.joined_day FROM {_t(CustomerStats)} s"
+        " JOIN analytics_touched_members t ON t.member_id = s.member_id"
+        " WHERE s.shop_id = %s AND s.joined_day IS NOT NULL ON CONFLICT DO NOTHING",
+        [shop.pk],
+    )
+    days = _execute(
+        f"INSERT INTO {_t(AnalyticsDay)} (shop_id, day, points_net, points_issued,"  # noqa: S608 - fixed names; values are parameters
+        " points_taken_back, points_redeemed, points_expired, members_joined)"
+        " SELECT %s, d.day, COALESCE(p.net, 0), COALESCE(p.issued, 0),"
+        " COALESCE(p.taken_back, 0), COALESCE(p.redeemed, 0), COALESCE(p.expired, 0),"
+        " COALESCE(j.n, 0)"
+        " FROM analytics_touched_days d LEFT JOIN ("
+        " SELECT (l.created_at AT TIME ZONE %s)::date AS day, SUM(l.points) AS net,"
+        f" SUM(l.points) FILTER (WHERE l.kind IN {ISSUED} AND l.points > 0) AS issued,"
+        f" -SUM(l.points) FILTER (WHERE l.kind IN {TAKEN_BACK} AND l.points < 0) AS taken_back,"
+        " -SUM(l.points) FILTER (WHERE l.kind IN ('redemption', 'redemption_return'))"
+        " AS redeemed,"
+        " -SUM(l.points) FILTER (WHERE l.kind = 'expiry') AS expired"
+        f" FROM {_t(LedgerEntry)} l WHERE l.shop_id = %s"
+        " AND l.created_at >= (SELECT MIN(day) FROM analytics_touched_days)::timestamp"
+        " AT TIME ZONE %s"
+        " AND l.created_at < ((SELECT MAX(day) FROM analytics_touched_days) + 1)::timestamp"
+        " AT TIME ZONE %s"
+        " GROUP BY 1) p ON p.day = d.day"
+        " LEFT JOIN ("
+        f" SELECT s.joined_day AS day, COUNT(*) AS n FROM {_t(CustomerStats)} s"
+        " WHERE s.shop_id = %s AND s.joined_day IN (SELECT day FROM analytics_touched_days)"
+        " GROUP BY 1) j ON j.day = d.day"
+        " ON CONFLICT (shop_id, day) DO UPDATE SET points_net = EXCLUDED.points_net,"
+        " points_issued = EXCLUDED.points_issued,"
+        " points_taken_back = EXCLUDED.points_taken_back,"
+        " points_redeemed = EXCLUDED.points_redeemed,"
+        " points_expired = EXCLUDED.points_expired,"
+        " members_joined = EXCLUDED.members_joined",
+        [shop.pk, zone, shop.pk, zone, zone, shop.pk],
+    )
+    return members, days
