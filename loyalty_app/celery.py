@@ -34,6 +34,13 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("shopify_bridge.admin_calls_sweep"),
         name="sweep admin api calls",
     )
+    # Show changed points balances on the shop's customers (metafield loyalty.points), in
+    # batches of 25 per Admin API call rather than a call per order.
+    sender.add_periodic_task(
+        300.0,
+        sender.signature("shopify_bridge.balances_publish_all"),
+        name="publish points balances to the shop",
+    )
     # Make pending order points spendable once their return window is over. Each run
     # confirms every due order, so the interval is the most a shopper waits past it.
     sender.add_periodic_task(

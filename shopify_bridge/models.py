@@ -195,3 +195,25 @@ __all__ = [
     "ShopBilling",
     "WebhookEvent",
 ]
+
+
+class BalanceMetafield(models.Model):
+    """The points balance last sent to the shop as the customer metafield
+    ``loyalty.points`` (see ``balance_sync``).
+
+    Invariant: one row per member; ``points_sent`` is what the outbox call recorded with
+    the row carries (a call that gives up deletes the row, so the next run sends again).
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.OneToOneField(
+        "members.Member", on_delete=models.CASCADE, related_name="balance_metafield"
+    )
+    points_sent = models.BigIntegerField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "member"], name="balance_metafield_shop")]
+
+    def __str__(self) -> str:
+        return f"{self.points_sent} points sent for member {self.member_id}"

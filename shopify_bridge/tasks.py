@@ -45,3 +45,30 @@ def admin_call_perform(call_id: int) -> str:
 @shared_task(name="shopify_bridge.admin_calls_sweep", acks_late=True)
 def admin_calls_sweep() -> int:
     return outbox.admin_calls_sweep()
+
+
+@shared_task(name="shopify_bridge.balances_publish_all", acks_late=True)
+def balances_publish_all() -> int:
+    """Fan out: one task per installed shop (customer metafields of changed balances)."""
+    from loyalty_app.shops.models import Shop
+
+    shop_ids = list(Shop.objects.filter(state=Shop.State.INSTALLED).values_list("pk", flat=True))
+    for shop_id in shop_ids:
+        balances_publish_shop.delay(shop_id)
+    return len(shop_ids)
+
+
+@shared_task(
+    name="shopify_bridge.balances_publish_shop",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    max_retries=5,
+)
+def balances_publish_shop(shop_id: int) -> int:
+    from loyalty_app.shops.models import Shop
+
+    from .balance_sync import balances_publish
+
+    shop = Shop.objects.filter(pk=shop_id, state=Shop.State.INSTALLED).first()
+    return balances_publish(shop=shop) if shop is not None else 0

@@ -10,8 +10,8 @@ records the change (``tier_changes_publish``): ``tagsRemove`` of every other tie
 one after the other). Its key, ``tier-sync:<member>:<event>``, makes a re-run record
 nothing, and each of the three mutations may be performed again with the same result.
 
-The balance metafield is written with tier changes only, not with every order: a call per
-order would spend the shop's GraphQL budget on what the storefront widget already shows.
+The balance is also written here because the tier change knows it; every other balance
+change reaches the same metafield in batches (``balance_sync``), not a call per order.
 """
 
 from __future__ import annotations
