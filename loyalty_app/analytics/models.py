@@ -95,3 +95,32 @@ class CustomerStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop_id}/{self.member_id}"
+
+
+class AnalyticsActiveDay(models.Model):
+    """A shop's activity entries (points earned, or a redemption) per local day and per
+    the local day of the same member's previous activity entry (``NO_PREVIOUS``: none).
+
+    The members active in a period of whole days are then a sum: each active member has
+    exactly one entry in the period whose previous entry (in ``created_at``, ``id``
+    order) is before the period's first day, so ``SUM(entries) WHERE day in the period
+    AND previous_day < first_day`` counts each of them once. A day's rows are always
+    recomputed whole.
+    """
+
+    NO_PREVIOUS = "0001-01-01"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="analytics_active_days")
+    day = models.DateField()
+    previous_day = models.DateField()
+    entries = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "day", "previous_day"], name="analytics_active_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.day} after {self.previous_day}"

@@ -43,7 +43,7 @@ from loyalty_app.shops.models import Shop
 from loyalty_app.tiers.models import MemberTier, TierEvent
 from loyalty_app.tiers.selectors import shop_zone
 
-from .models import AnalyticsDay, CustomerStats
+from .models import AnalyticsActiveDay, AnalyticsDay, CustomerStats
 from .periods import Period
 from .services import rollups_refresh
 
@@ -390,8 +390,9 @@ def points(*, shop: Shop, period: Period) -> Points:
 
 
 def points_rolled(*, shop: Shop, period: Period) -> Points:
-    """``points`` with the sums read from the period's ``AnalyticsDay`` rows; the active
-    members (distinct, so not a sum of days) still come from the ledger. Two queries."""
+    """``points`` from the rollups: the sums from the period's ``AnalyticsDay`` rows, the
+    active members from its ``AnalyticsActiveDay`` rows (the entries whose member's
+    previous activity is before the period: one per active member). Two queries."""
     sums = AnalyticsDay.objects.filter(
         shop=shop, day__gte=period.first_day, day__lte=period.last_day
     ).aggregate(
@@ -400,12 +401,12 @@ def points_rolled(*, shop: Shop, period: Period) -> Points:
         redeemed=Sum("points_redeemed", default=0),
         expired=Sum("points_expired", default=0),
     )
-    active = LedgerEntry.objects.filter(
-        Q(kind__in=EARNING_KINDS, points__gt=0) | Q(kind="redemption"),
+    active = AnalyticsActiveDay.objects.filter(
         shop=shop,
-        created_at__gte=period.start,
-        created_at__lt=period.end,
-    ).aggregate(n=Count("member_id", distinct=True))["n"]
+        day__gte=period.first_day,
+        day__lte=period.last_day,
+        previous_day__lt=period.first_day,
+    ).aggregate(n=Sum("entries", default=0))["n"]
     return Points(
         issued=int(sums["issued"]),
         taken_back=int(sums["taken_back"]),
@@ -481,12 +482,17 @@ def points_per_day(*, shop: Shop, period: Period) -> list[PointsDay]:
 
 def points_per_day_rolled(*, shop: Shop, period: Period) -> list[PointsDay]:
     """``points_per_day`` from the ``AnalyticsDay`` rows of the period and after it."""
-    balances = int(Member.objects.filter(shop=shop).aggregate(s=Sum("points_balance"))["s"] or 0)
-    rows = AnalyticsDay.objects.filter(shop=shop, day__gte=period.first_day).values_list(
-        "day", "points_net", "points_issued", "points_redeemed"
+    # The members' balances are the ledger's sum, so the points outstanding at the period's
+    # start are the net points of the days before it (one sum, no read of the members).
+    outstanding = int(
+        AnalyticsDay.objects.filter(shop=shop, day__lt=period.first_day).aggregate(
+            s=Sum("points_net", default=0)
+        )["s"]
     )
+    rows = AnalyticsDay.objects.filter(
+        shop=shop, day__gte=period.first_day, day__lte=period.last_day
+    ).values_list("day", "points_net", "points_issued", "points_redeemed")
     by_day = {day: (int(net), int(issued), int(redeemed)) for day, net, issued, redeemed in rows}
-    outstanding = balances - sum(net for net, _, _ in by_day.values())  # at the period's start
     series = []
     for day in period.day_list():
         net, issued, redeemed = by_day.get(day, (0, 0, 0))

@@ -25,7 +25,7 @@ from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 from loyalty_app.tiers.selectors import shop_zone
 
-from .models import AnalyticsDay, CustomerStats, RollupWatermark
+from .models import AnalyticsActiveDay, AnalyticsDay, CustomerStats, RollupWatermark
 
 # Rows written this long before the watermark are read again: a transaction that took an
 # id or a timestamp earlier but committed after the last refresh is still counted.
@@ -39,6 +39,8 @@ COUNTED = (
 REVENUE = "GREATEST(o.eligible_amount - o.refunded_amount, 0)"
 ISSUED = "('order', 'action', 'adjustment', 'import', 'tier_reward')"
 TAKEN_BACK = "('order', 'adjustment')"
+# An activity entry (the member earned or redeemed), on the alias given.
+ACTIVE = "(({a}.kind IN ('order', 'action', 'tier_reward') AND {a}.points > 0) OR {a}.kind = 'redemption')"
 
 
 def _t(model: Any) -> str:
@@ -79,6 +81,7 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
         if full:
             # Days are local: another time zone moves every entry's day, so rebuild.
             AnalyticsDay.objects.filter(shop=shop).delete()
+            AnalyticsActiveDay.objects.filter(shop=shop).delete()
             CustomerStats.objects.filter(shop=shop).delete()
             mark.ledger_id = mark.action_id = mark.order_id = 0
             mark.ledger_at = mark.orders_at = None
@@ -101,6 +104,7 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
         since_orders = (mark.orders_at - LAG) if mark.orders_at else EPOCH
         members, days = _recompute(
             shop=shop,
+            full=mark.ledger_id == 0 and mark.orders_at is None,
             zone=zone,
             ledger_id=mark.ledger_id,
             action_id=mark.action_id,
@@ -122,6 +126,7 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
 def _recompute(
     *,
     shop: Shop,
+    full: bool,
     zone: str,
     ledger_id: int,
     action_id: int,
@@ -173,6 +178,21 @@ def _recompute(
         " WHERE s.shop_id = %s AND s.joined_day IS NOT NULL ON CONFLICT DO NOTHING",
         [zone, shop.pk, ledger_id, since_ledger, shop.pk],
     )
+    if not full:
+        # A new activity entry is the previous one of the member's next entry (when it was
+        # written out of order): that entry's day changes too.
+        _execute(
+            "INSERT INTO analytics_touched_days (day)"  # noqa: S608 - fixed names; values are parameters
+            " SELECT DISTINCT (n.created_at AT TIME ZONE %s)::date"
+            f" FROM {_t(LedgerEntry)} l CROSS JOIN LATERAL ("
+            f" SELECT x.created_at FROM {_t(LedgerEntry)} x WHERE x.member_id = l.member_id"
+            f" AND {ACTIVE.format(a='x')} AND (x.created_at, x.id) > (l.created_at, l.id)"
+            " ORDER BY x.created_at, x.id LIMIT 1) n"
+            " WHERE l.shop_id = %s AND (l.id > %s OR l.created_at >= %s)"
+            f" AND {ACTIVE.format(a='l')} ON CONFLICT DO NOTHING",
+            [zone, shop.pk, ledger_id, since_ledger],
+        )
+    _active_days(shop=shop, zone=zone, full=full)
     members = _execute(
         f"INSERT INTO {_t(CustomerStats)} (shop_id, member_id, member_created_at, joined_at,"  # noqa: S608 - fixed names; values are parameters
         " joined_day, orders_count, revenue, first_order_at, last_order_at, max_points_target)"
@@ -238,3 +258,48 @@ def _recompute(
         [shop.pk, zone, shop.pk, zone, zone, shop.pk],
     )
     return members, days
+
+
+def _active_days(*, shop: Shop, zone: str, full: bool) -> None:
+    """Recompute the ``AnalyticsActiveDay`` rows of the touched days: delete them, then
+    count the days' activity entries by the day of each one's previous entry. A first
+    build reads the previous entries with one sorted pass (a window); an incremental run
+    probes the ``analytics_ledger_active`` index per entry of the touched days."""
+    _execute(
+        f"DELETE FROM {_t(AnalyticsActiveDay)} WHERE shop_id = %s"  # noqa: S608 - fixed names; values are parameters
+        " AND day IN (SELECT day FROM analytics_touched_days)",
+        [shop.pk],
+    )
+    in_days = (
+        " AND l.created_at >= (SELECT MIN(day) FROM analytics_touched_days)::timestamp"
+        " AT TIME ZONE %s"
+        " AND l.created_at < ((SELECT MAX(day) FROM analytics_touched_days) + 1)::timestamp"
+        " AT TIME ZONE %s"
+    )
+    if full:
+        entries = (
+            "SELECT (l.created_at AT TIME ZONE %s)::date AS day,"  # noqa: S608 - fixed names; values are parameters
+            " (LAG(l.created_at) OVER (PARTITION BY l.member_id ORDER BY l.created_at, l.id)"
+            " AT TIME ZONE %s)::date AS previous_day"
+            f" FROM {_t(LedgerEntry)} l WHERE l.shop_id = %s AND {ACTIVE.format(a='l')}"
+        )
+        params: list[Any] = [zone, zone, shop.pk]
+    else:
+        entries = (
+            "SELECT (l.created_at AT TIME ZONE %s)::date AS day,"  # noqa: S608 - fixed names; values are parameters
+            " (p.created_at AT TIME ZONE %s)::date AS previous_day"
+            f" FROM {_t(LedgerEntry)} l LEFT JOIN LATERAL ("
+            f" SELECT x.created_at FROM {_t(LedgerEntry)} x WHERE x.member_id = l.member_id"
+            f" AND {ACTIVE.format(a='x')} AND (x.created_at, x.id) < (l.created_at, l.id)"
+            " ORDER BY x.created_at DESC, x.id DESC LIMIT 1) p ON true"
+            f" WHERE l.shop_id = %s AND {ACTIVE.format(a='l')}{in_days}"
+        )
+        params = [zone, zone, shop.pk, zone, zone]
+    _execute(
+        f"INSERT INTO {_t(AnalyticsActiveDay)} (shop_id, day, previous_day, entries)"  # noqa: S608 - fixed names; values are parameters
+        f" SELECT %s, e.day, COALESCE(e.previous_day, DATE '{AnalyticsActiveDay.NO_PREVIOUS}'),"
+        f" COUNT(*) FROM ({entries}) e"
+        " WHERE e.day IN (SELECT day FROM analytics_touched_days) GROUP BY 1, 2, 3"
+        " ON CONFLICT (shop_id, day, previous_day) DO UPDATE SET entries = EXCLUDED.entries",
+        [shop.pk, *params],
+    )

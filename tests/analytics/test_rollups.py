@@ -11,7 +11,12 @@ import pytest
 from django.db import connection
 
 from loyalty_app.analytics import selectors, tasks
-from loyalty_app.analytics.models import AnalyticsDay, CustomerStats, RollupWatermark
+from loyalty_app.analytics.models import (
+    AnalyticsActiveDay,
+    AnalyticsDay,
+    CustomerStats,
+    RollupWatermark,
+)
 from loyalty_app.analytics.periods import Period
 from loyalty_app.analytics.services import rollups_refresh
 from loyalty_app.ledger.services import ledger_entry_add
@@ -31,6 +36,8 @@ def periods(shop: Shop) -> list[Period]:
         ("2025-02-01", "2025-02-28"),
         ("2025-03-01", "2025-03-30"),
         ("2025-03-05", "2025-03-05"),
+        ("2025-03-06", "2025-03-07"),
+        ("2025-03-07", "2025-03-07"),
         ("2025-02-01", "2025-04-30"),
         ("2024-01-01", "2025-12-31"),
     ]
@@ -57,7 +64,7 @@ def assert_rollups_match_the_direct_figures(shop: Shop) -> None:
             ), period
 
 
-def rows(shop: Shop) -> tuple[list[Any], list[Any]]:
+def rows(shop: Shop) -> tuple[list[Any], list[Any], list[Any]]:
     days = list(
         AnalyticsDay.objects.filter(shop=shop)
         .order_by("day")
@@ -85,19 +92,29 @@ def rows(shop: Shop) -> tuple[list[Any], list[Any]]:
             "max_points_target",
         )
     )
-    return days, stats
+    active = list(
+        AnalyticsActiveDay.objects.filter(shop=shop)
+        .order_by("day", "previous_day")
+        .values_list("day", "previous_day", "entries")
+    )
+    return days, stats, active
 
 
 def late_events(shopper: Shopper, shop: Shop) -> None:
     """After a refresh on 2 April: a refund of a February order, an order of a new
     customer written with January's date (the clock goes back), another new member's
-    first order, and a manual deduction."""
+    first order, a manual deduction and an activity entry written with March's date."""
     shopper.refund(9002, 1001, "2025-04-03", unit="100.00", quantity=1, of=1)
     shopper.clock.set(noon("2025-04-04"))
     shopper.buy(1008, "2025-01-20", "45.00", customer=503)
     shopper.buy(1009, "2025-04-04", "25.00", customer=504)
     member = Member.objects.get(shop=shop, external_id="502")
     ledger_entry_add(member=member, kind="adjustment", points=-5, idempotency_key="fix-502")
+    # an activity entry written with a date between two of 501's (the clock goes back):
+    # the later entry's previous activity changes
+    shopper.clock.set(noon("2025-03-06"))
+    buyer = Member.objects.get(shop=shop, external_id="501")
+    ledger_entry_add(member=buyer, kind="action", points=10, idempotency_key="late-action")
     shopper.clock.set(noon("2025-04-05"))
 
 
@@ -150,7 +167,7 @@ def test_a_report_reads_figures_that_include_what_changed_since_the_last_run(sho
     a_month_of_orders(shopper)
     rollups_refresh(shop=shop.shop)
     late_events(shopper, shop.shop)
-    period = periods(shop.shop)[4]
+    period = next(p for p in periods(shop.shop) if p.last_day == date(2025, 4, 30))
 
     # when the report is read without running the job
     report = selectors.report(shop=shop.shop, period=period)
