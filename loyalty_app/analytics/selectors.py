@@ -45,7 +45,7 @@ from loyalty_app.tiers.selectors import shop_zone
 
 from .models import AnalyticsActiveDay, AnalyticsDay, CustomerStats
 from .periods import Period
-from .services import rollups_refresh
+from .services import rollups_behind, rollups_refresh
 
 ZERO = Decimal("0")
 ISSUED_KINDS = ("order", "action", "adjustment", "import", "tier_reward")
@@ -800,9 +800,11 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
         # per-customer sums fit in memory without spilling to disk.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        # The rollups first: a bounded refresh of what changed since the beat job's last
-        # run (analytics.services), so the figures below are never behind the ledger.
-        rollups_refresh(shop=shop)
+        # The rollups first: when something is newer than the watermark, a refresh bounded
+        # by what changed since the beat job's last run (analytics.services), so the
+        # figures below are never behind the ledger and the orders.
+        if rollups_behind(shop=shop):
+            rollups_refresh(shop=shop)
         return _report(shop=shop, period=period, detail=detail)
 
 

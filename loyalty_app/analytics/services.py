@@ -66,6 +66,24 @@ def _one(sql: str, params: list[Any]) -> tuple[Any, ...]:
         return tuple(cursor.fetchone())
 
 
+def rollups_behind(*, shop: Shop) -> bool:
+    """Whether the shop has a ledger entry, an action or an order newer than its
+    watermark (or no rollups yet): then a report refreshes before it reads. Index probes
+    only; the re-read of the last ``LAG`` is the beat job's."""
+    mark = RollupWatermark.objects.filter(shop=shop).first()
+    if mark is None or mark.zone != shop_zone(shop).key:
+        return True
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {_t(LedgerEntry)} WHERE shop_id = %s AND id > %s)"  # noqa: S608 - fixed names; values are parameters
+        f" OR EXISTS (SELECT 1 FROM {_t(ActionEvent)} WHERE shop_id = %s AND id > %s)"
+        f" OR EXISTS (SELECT 1 FROM {_t(Order)} WHERE shop_id = %s AND id > %s)"
+        f" OR EXISTS (SELECT 1 FROM {_t(Order)} WHERE shop_id = %s AND updated_at > %s)"
+    )
+    params = [shop.pk, mark.ledger_id, shop.pk, mark.action_id, shop.pk, mark.order_id]
+    params += [shop.pk, mark.orders_at or EPOCH]
+    return bool(_one(sql, params)[0])
+
+
 def rollups_refresh(*, shop: Shop) -> RefreshResult:
     """Bring the shop's ``AnalyticsDay`` and ``CustomerStats`` rows up to date with its
     ledger, actions and orders. Idempotent; PostgreSQL only (the report's condition)."""

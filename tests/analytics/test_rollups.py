@@ -18,7 +18,7 @@ from loyalty_app.analytics.models import (
     RollupWatermark,
 )
 from loyalty_app.analytics.periods import Period
-from loyalty_app.analytics.services import rollups_refresh
+from loyalty_app.analytics.services import rollups_behind, rollups_refresh
 from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
@@ -269,3 +269,18 @@ def test_two_refreshes_at_once_run_one_after_the_other(shop, shopper):
     assert errors == []
     assert RollupWatermark.objects.filter(shop=shop.shop).count() == 1
     assert_rollups_match_the_direct_figures(shop.shop)
+
+
+def test_the_rollups_are_behind_only_while_something_is_newer_than_the_watermark(shop, shopper):
+    # given rollups just built
+    a_month_of_orders(shopper)
+    rollups_refresh(shop=shop.shop)
+    assert not rollups_behind(shop=shop.shop)
+
+    # when a refund arrives
+    shopper.refund(9003, 1003, "2025-04-03", unit="50.00", quantity=1, of=1)
+
+    # then the report will refresh first, and after a refresh nothing is behind
+    assert rollups_behind(shop=shop.shop)
+    rollups_refresh(shop=shop.shop)
+    assert not rollups_behind(shop=shop.shop)
