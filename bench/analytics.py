@@ -3,6 +3,8 @@ shop of 100,000 members and 1,000,000 orders (by default) on PostgreSQL.
 
     DEBUG=true .venv/bin/python bench/analytics.py
     DEBUG=true .venv/bin/python bench/analytics.py --members 20000 --orders 200000 --runs 3
+    DEBUG=true .venv/bin/python bench/analytics.py --members 1000000 --orders 5000000 \
+        --ledger 20000000 --no-what-if
 
 It seeds, in bulk SQL, the members (joined over three years), ``--orders`` orders over the
 last 13 months (one in ten a guest checkout; some refunded, cancelled or test orders among
@@ -12,10 +14,13 @@ third of the codes used in a later order), expiries, tiers held and tier changes
 cash-back entries. The program has a version saved after most orders were placed, so the
 what-if replays the older orders under the current rules too (its slowest case).
 
-Then it times, in-process: ``GET /api/v1/analytics`` for the last 30 days (``--runs``
+``--ledger`` adds review points (10 each, for random members over the same 13 months) until
+the ledger holds that many entries. Then it times the analytics rollups: their first full
+build, and an incremental run after 1,000 new member orders (as the beat job would see
+them). Then it times, in-process: ``GET /api/v1/analytics`` for the last 30 days (``--runs``
 requests: the first and the median; the API reads fresh figures every time), the same for
 365 days, the admin's Analytics page (first request, then from its five-minute cache) and
-``POST /api/v1/analytics/what-if`` over 12 months with 2 points per unit and points-based
+``POST /api/v1/analytics/what-if`` (left out with ``--no-what-if``) over 12 months with 2 points per unit and points-based
 tiers, with the process's peak memory before and after it. The last line is one JSON
 object with every figure.
 
@@ -69,7 +74,7 @@ def configure(shop: Any) -> dict[str, int]:
     return {"reward_id": ids[0]}
 
 
-def seed(*, shop_id: int, members: int, orders: int, reward_id: int) -> None:
+def seed(*, shop_id: int, members: int, orders: int, ledger: int, reward_id: int) -> None:
     from django.db import connection
 
     per_member = max(orders * 9 // 10 // max(members, 1), 1)
@@ -89,7 +94,8 @@ def seed(*, shop_id: int, members: int, orders: int, reward_id: int) -> None:
         order_columns = """(shop_id, external_id, name, member_id, currency, has_snapshot,
                 source_updated_at, placed_at, eligible_amount, refunded_amount, shipping_amount,
                 tax_amount, paid, cancelled, fully_refunded, test, lines, campaigns, first_order,
-                points_target, points_awarded, confirmed, revision, created_at, updated_at)"""
+                points_target, points_awarded, confirmed, revision, created_at, updated_at, tier,
+                tier_multiplier)"""
         select = """
             SELECT %(shop)s, ext, '#' || ext, member_id, 'USD', true, placed, placed, amount,
                 refunded, 4.90, 0, true, cancelled, false, test,
@@ -98,7 +104,7 @@ def seed(*, shop_id: int, members: int, orders: int, reward_id: int) -> None:
                     'sku', 'SKU-' || (n %% 50), 'vendor', 'Demo Roasters')),
                 '[]'::jsonb, false,
                 live * floor(amount - refunded)::bigint, live * floor(amount - refunded)::bigint,
-                true, 1, placed, placed
+                true, 1, placed, placed, '', 1
             FROM src
             CROSS JOIN LATERAL (SELECT abs(hashint8(n)::bigint) AS h) hashed
             CROSS JOIN LATERAL (
@@ -176,6 +182,31 @@ def seed(*, shop_id: int, members: int, orders: int, reward_id: int) -> None:
             """,
             {"shop": shop_id},
         )
+        # Up to ``--ledger`` entries: review points (10 each) for random members over the
+        # last 13 months. Their balance_after is not kept (nothing the figures read).
+        cursor.execute(
+            "SELECT COUNT(*), MIN(id) FROM ledger_ledgerentry WHERE shop_id = %s", [shop_id]
+        )
+        written, _ = cursor.fetchone()
+        cursor.execute("SELECT MIN(id) FROM members_member WHERE shop_id = %s", [shop_id])
+        (first_member,) = cursor.fetchone()
+        if ledger > written:
+            cursor.execute(
+                """
+                INSERT INTO ledger_ledgerentry (shop_id, member_id, kind, points, balance_after,
+                    idempotency_key, source_type, source_id, reason, actor, created_at)
+                SELECT %(shop)s, %(first)s + (g %% %(members)s), 'action', 10, 0,
+                       'action:review:' || g, 'action', 'review:' || g, '', 'bench',
+                       now() - (abs(hashint8(g)) %% (395 * 86400)) * interval '1 second'
+                FROM generate_series(1, %(extra)s) AS g
+                """,
+                {
+                    "shop": shop_id,
+                    "first": first_member,
+                    "members": members,
+                    "extra": ledger - written,
+                },
+            )
         cursor.execute(
             """
             UPDATE members_member m SET points_balance = t.total
@@ -250,6 +281,45 @@ def seed(*, shop_id: int, members: int, orders: int, reward_id: int) -> None:
         cursor.execute("VACUUM ANALYZE")
 
 
+def new_orders(*, shop_id: int, count: int) -> None:
+    """``count`` member orders placed now, each with its ledger entry (50 points), as
+    the engine writes them between two runs of the rollup job."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH m AS (
+                SELECT id FROM members_member WHERE shop_id = %(shop)s ORDER BY id DESC
+                LIMIT %(count)s
+            ), o AS (
+                INSERT INTO earning_order (shop_id, external_id, name, member_id, currency,
+                    has_snapshot, source_updated_at, placed_at, eligible_amount,
+                    refunded_amount, shipping_amount, tax_amount, paid, cancelled,
+                    fully_refunded, test, lines, campaigns, first_order, points_target,
+                    points_awarded, confirmed, revision, created_at, updated_at, tier,
+                    tier_multiplier)
+                SELECT %(shop)s, 'new-' || id, '#new-' || id, id, 'USD', true, now(), now(),
+                       50, 0, 0, 0, true, false, false, false, '[]'::jsonb, '[]'::jsonb,
+                       false, 50, 50, true, 1, now(), now(), '', 1
+                FROM m RETURNING member_id, external_id
+            )
+            INSERT INTO ledger_ledgerentry (shop_id, member_id, kind, points, balance_after,
+                idempotency_key, source_type, source_id, reason, actor, created_at)
+            SELECT %(shop)s, member_id, 'order', 50, 0, 'order:' || external_id || ':r1',
+                   'order', external_id, '', 'bench', now()
+            FROM o
+            """,
+            {"shop": shop_id, "count": count},
+        )
+        cursor.execute(
+            "UPDATE members_member SET points_balance = points_balance + 50 WHERE id IN ("
+            " SELECT member_id FROM earning_order WHERE shop_id = %s"
+            " AND external_id LIKE 'new-%%')",
+            [shop_id],
+        )
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -265,11 +335,69 @@ def timed(call: Any) -> tuple[float, Any]:
     return (time.perf_counter() - started) * 1000, result
 
 
+def admin_page_and_what_if(api: Any, shop: Any, *, months: int) -> dict[str, Any]:
+    """The admin's Analytics page (first, then cached) and the what-if replay."""
+    from django.test import Client
+
+    from shopify_bridge.embedded import session_token_mint
+
+    admin = Client()
+    page = []
+    for _ in range(2):
+        id_token = session_token_mint(shop_domain=shop.domain, user_id="1")
+        ms, response = timed(
+            lambda t=id_token: admin.get("/app/analytics/", {"shop": shop.domain, "id_token": t})
+        )
+        check(response)
+        page.append(round(ms, 1))
+    print(f"admin Analytics page: first {page[0]:.0f} ms, cached {page[1]:.0f} ms")
+
+    before = peak_rss_mb()
+    ms, response = timed(
+        lambda: api.post(
+            "/api/v1/analytics/what-if",
+            json.dumps({"program": {"points_per_unit": "2"}, "tiers": TIERS, "months": months}),
+            content_type="application/json",
+        )
+    )
+    check(response)
+    replay = response.json()
+    after = peak_rss_mb()
+    print(
+        f"POST /api/v1/analytics/what-if ({months} months): {ms / 1000:.1f} s for "
+        f"{replay['orders']:,} orders; points {replay['current']['points_issued']:,} now, "
+        f"{replay['proposed']['points_issued']:,} proposed; peak memory {before:.0f} MB "
+        f"before, {after:.0f} MB after"
+    )
+    return {
+        "admin_page_ms": {"first": page[0], "cached": page[1]},
+        "what_if": {
+            "months": months,
+            "seconds": round(ms / 1000, 1),
+            "orders": replay["orders"],
+            "orders_per_s": round(replay["orders"] / (ms / 1000)),
+            "peak_rss_mb_before": round(before),
+            "peak_rss_mb_after": round(after),
+            "current_points": replay["current"]["points_issued"],
+            "proposed_points": replay["proposed"]["points_issued"],
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument(
+        "--ledger", type=int, default=0, help="ledger entries in all (review points added)"
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed requests of the figures")
+    parser.add_argument(
+        "--what-if",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the what-if replay and the admin page too",
+    )
     parser.add_argument("--months", type=int, default=12, help="months the what-if replays")
     parser.add_argument("--db-name", default="loyalty_bench_analytics")
     args = parser.parse_args()
@@ -304,7 +432,6 @@ def main() -> int:
     from loyalty_app.rewards.models import Redemption
     from loyalty_app.shops.services import shop_create
     from shopify_bridge.devstore.services import devstore_install
-    from shopify_bridge.embedded import session_token_mint
 
     call_command("migrate", verbosity=0)
     settings.DEBUG = False
@@ -317,6 +444,7 @@ def main() -> int:
         shop_id=shop.pk,
         members=args.members,
         orders=args.orders,
+        ledger=args.ledger,
         reward_id=configured["reward_id"],
     )
     # The rules in force since a month ago: older orders were placed under the default.
@@ -348,6 +476,26 @@ def main() -> int:
         f"(database {args.db_name}, PostgreSQL {connection.pg_version})"
     )
 
+    # The rollups: the first full build, then an incremental run after 1,000 new orders.
+    from loyalty_app.analytics.services import rollups_refresh
+
+    build_ms, built = timed(lambda: rollups_refresh(shop=shop))
+    new_orders(shop_id=shop.pk, count=1000)
+    step_ms, stepped = timed(lambda: rollups_refresh(shop=shop))
+    rollups = {
+        "full_build_s": round(build_ms / 1000, 1),
+        "full_build_members": built.members,
+        "full_build_days": built.days,
+        "after_1000_orders_ms": round(step_ms, 1),
+        "after_1000_orders_members": stepped.members,
+        "after_1000_orders_days": stepped.days,
+    }
+    print(
+        f"rollups: first build {build_ms / 1000:.1f} s ({built.members:,} members, "
+        f"{built.days:,} days); after 1,000 new orders {step_ms:.0f} ms "
+        f"({stepped.members:,} members, {stepped.days:,} days)"
+    )
+
     api = Client(headers={"Authorization": f"Bearer {token}"})
     figures: dict[str, Any] = {}
     for label, params in (("30 days", {}), ("365 days", {"from": "", "to": ""})):
@@ -377,57 +525,16 @@ def main() -> int:
             f"customers, {body['points']['issued']:,} points issued"
         )
 
-    admin = Client()
-    page = []
-    for _ in range(2):
-        id_token = session_token_mint(shop_domain=shop.domain, user_id="1")
-        ms, response = timed(
-            lambda t=id_token: admin.get("/app/analytics/", {"shop": shop.domain, "id_token": t})
-        )
-        check(response)
-        page.append(round(ms, 1))
-    print(f"admin Analytics page: first {page[0]:.0f} ms, cached {page[1]:.0f} ms")
-
-    before = peak_rss_mb()
-    ms, response = timed(
-        lambda: api.post(
-            "/api/v1/analytics/what-if",
-            json.dumps(
-                {"program": {"points_per_unit": "2"}, "tiers": TIERS, "months": args.months}
-            ),
-            content_type="application/json",
-        )
-    )
-    check(response)
-    replay = response.json()
-    after = peak_rss_mb()
-    print(
-        f"POST /api/v1/analytics/what-if ({args.months} months): {ms / 1000:.1f} s for "
-        f"{replay['orders']:,} orders; points {replay['current']['points_issued']:,} now, "
-        f"{replay['proposed']['points_issued']:,} proposed; peak memory {before:.0f} MB "
-        f"before, {after:.0f} MB after"
-    )
-    print(
-        json.dumps(
-            {
-                "bench": "analytics",
-                **counts,
-                "seed_s": round(seconds, 1),
-                "analytics": figures,
-                "admin_page_ms": {"first": page[0], "cached": page[1]},
-                "what_if": {
-                    "months": args.months,
-                    "seconds": round(ms / 1000, 1),
-                    "orders": replay["orders"],
-                    "orders_per_s": round(replay["orders"] / (ms / 1000)),
-                    "peak_rss_mb_before": round(before),
-                    "peak_rss_mb_after": round(after),
-                    "current_points": replay["current"]["points_issued"],
-                    "proposed_points": replay["proposed"]["points_issued"],
-                },
-            }
-        )
-    )
+    result: dict[str, Any] = {
+        "bench": "analytics",
+        **counts,
+        "seed_s": round(seconds, 1),
+        "rollups": rollups,
+        "analytics": figures,
+    }
+    if args.what_if:
+        result.update(admin_page_and_what_if(api, shop, months=args.months))
+    print(json.dumps(result))
     return 0
 
 

@@ -163,7 +163,13 @@ def _recompute(
             "CREATE TEMP TABLE IF NOT EXISTS analytics_touched_days"
             " (day date PRIMARY KEY) ON COMMIT DELETE ROWS"
         )
-        cursor.execute("TRUNCATE analytics_touched_members, analytics_touched_days")
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_joined_days"
+            " (day date PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(
+            "TRUNCATE analytics_touched_members, analytics_touched_days, analytics_joined_days"
+        )
     ledger_changed = (
         f"FROM {_t(LedgerEntry)} l WHERE l.shop_id = %s AND (l.id > %s OR l.created_at >= %s)"
     )
@@ -186,15 +192,23 @@ def _recompute(
             since_ledger,
         ],
     )
-    # The days whose points or new members change: where the new entries were written,
-    # and where the touched members counted from before (and, below, count from now).
+    # Fresh temporary tables have no statistics: without them the planner guesses their
+    # size and may scan every member or ledger entry instead of probing per key.
+    _execute("ANALYZE analytics_touched_members", [])
+    # The days whose points change: where the new entries were written. The days whose
+    # new members change: where the touched members counted from before (and, below,
+    # count from now).
     _execute(
         "INSERT INTO analytics_touched_days (day)"  # noqa: S608 - fixed names; values are parameters
-        f" SELECT DISTINCT (l.created_at AT TIME ZONE %s)::date {ledger_changed}"
-        f" UNION SELECT s.joined_day FROM {_t(CustomerStats)} s"
+        f" SELECT DISTINCT (l.created_at AT TIME ZONE %s)::date {ledger_changed}",
+        [zone, shop.pk, ledger_id, since_ledger],
+    )
+    _execute(
+        "INSERT INTO analytics_joined_days (day)"  # noqa: S608 - fixed names; values are parameters
+        f" SELECT DISTINCT s.joined_day FROM {_t(CustomerStats)} s"
         " JOIN analytics_touched_members t ON t.member_id = s.member_id"
-        " WHERE s.shop_id = %s AND s.joined_day IS NOT NULL ON CONFLICT DO NOTHING",
-        [zone, shop.pk, ledger_id, since_ledger, shop.pk],
+        " WHERE s.shop_id = %s AND s.joined_day IS NOT NULL",
+        [shop.pk],
     )
     if not full:
         # A new activity entry is the previous one of the member's next entry (when it was
@@ -210,6 +224,7 @@ def _recompute(
             f" AND {ACTIVE.format(a='l')} ON CONFLICT DO NOTHING",
             [zone, shop.pk, ledger_id, since_ledger],
         )
+    _execute("ANALYZE analytics_touched_days", [])
     _active_days(shop=shop, zone=zone, full=full)
     members = _execute(
         f"INSERT INTO {_t(CustomerStats)} (shop_id, member_id, member_created_at, joined_at,"  # noqa: S608 - fixed names; values are parameters
@@ -238,42 +253,45 @@ def _recompute(
         [zone, shop.pk],
     )
     _execute(
-        "INSERT INTO analytics_touched_days (day)"  # noqa: S608 - fixed names; values are parameters
+        "INSERT INTO analytics_joined_days (day)"  # noqa: S608 - fixed names; values are parameters
         f" SELECT DISTINCT s.joined_day FROM {_t(CustomerStats)} s"
         " JOIN analytics_touched_members t ON t.member_id = s.member_id"
         " WHERE s.shop_id = %s AND s.joined_day IS NOT NULL ON CONFLICT DO NOTHING",
         [shop.pk],
     )
+    # Each touched day's ledger entries: one index range of the day per day.
     days = _execute(
         f"INSERT INTO {_t(AnalyticsDay)} (shop_id, day, points_net, points_issued,"  # noqa: S608 - fixed names; values are parameters
         " points_taken_back, points_redeemed, points_expired, members_joined)"
         " SELECT %s, d.day, COALESCE(p.net, 0), COALESCE(p.issued, 0),"
-        " COALESCE(p.taken_back, 0), COALESCE(p.redeemed, 0), COALESCE(p.expired, 0),"
-        " COALESCE(j.n, 0)"
-        " FROM analytics_touched_days d LEFT JOIN ("
-        " SELECT (l.created_at AT TIME ZONE %s)::date AS day, SUM(l.points) AS net,"
+        " COALESCE(p.taken_back, 0), COALESCE(p.redeemed, 0), COALESCE(p.expired, 0), 0"
+        " FROM analytics_touched_days d CROSS JOIN LATERAL ("
+        " SELECT SUM(l.points) AS net,"
         f" SUM(l.points) FILTER (WHERE l.kind IN {ISSUED} AND l.points > 0) AS issued,"
         f" -SUM(l.points) FILTER (WHERE l.kind IN {TAKEN_BACK} AND l.points < 0) AS taken_back,"
         " -SUM(l.points) FILTER (WHERE l.kind IN ('redemption', 'redemption_return'))"
         " AS redeemed,"
         " -SUM(l.points) FILTER (WHERE l.kind = 'expiry') AS expired"
         f" FROM {_t(LedgerEntry)} l WHERE l.shop_id = %s"
-        " AND l.created_at >= (SELECT MIN(day) FROM analytics_touched_days)::timestamp"
-        " AT TIME ZONE %s"
-        " AND l.created_at < ((SELECT MAX(day) FROM analytics_touched_days) + 1)::timestamp"
-        " AT TIME ZONE %s"
-        " GROUP BY 1) p ON p.day = d.day"
-        " LEFT JOIN ("
-        f" SELECT s.joined_day AS day, COUNT(*) AS n FROM {_t(CustomerStats)} s"
-        " WHERE s.shop_id = %s AND s.joined_day IN (SELECT day FROM analytics_touched_days)"
-        " GROUP BY 1) j ON j.day = d.day"
+        " AND l.created_at >= d.day::timestamp AT TIME ZONE %s"
+        " AND l.created_at < (d.day + 1)::timestamp AT TIME ZONE %s) p"
         " ON CONFLICT (shop_id, day) DO UPDATE SET points_net = EXCLUDED.points_net,"
         " points_issued = EXCLUDED.points_issued,"
         " points_taken_back = EXCLUDED.points_taken_back,"
         " points_redeemed = EXCLUDED.points_redeemed,"
-        " points_expired = EXCLUDED.points_expired,"
-        " members_joined = EXCLUDED.members_joined",
-        [shop.pk, zone, shop.pk, zone, zone, shop.pk],
+        " points_expired = EXCLUDED.points_expired",
+        [shop.pk, shop.pk, zone, zone],
+    )
+    days += _execute(
+        f"INSERT INTO {_t(AnalyticsDay)} (shop_id, day, points_net, points_issued,"  # noqa: S608 - fixed names; values are parameters
+        " points_taken_back, points_redeemed, points_expired, members_joined)"
+        " SELECT %s, d.day, 0, 0, 0, 0, 0, COALESCE(j.n, 0)"
+        " FROM analytics_joined_days d LEFT JOIN ("
+        f" SELECT s.joined_day AS day, COUNT(*) AS n FROM {_t(CustomerStats)} s"
+        " WHERE s.shop_id = %s AND s.joined_day IN (SELECT day FROM analytics_joined_days)"
+        " GROUP BY 1) j ON j.day = d.day"
+        " ON CONFLICT (shop_id, day) DO UPDATE SET members_joined = EXCLUDED.members_joined",
+        [shop.pk, shop.pk],
     )
     return members, days
 
@@ -288,12 +306,6 @@ def _active_days(*, shop: Shop, zone: str, full: bool) -> None:
         " AND day IN (SELECT day FROM analytics_touched_days)",
         [shop.pk],
     )
-    in_days = (
-        " AND l.created_at >= (SELECT MIN(day) FROM analytics_touched_days)::timestamp"
-        " AT TIME ZONE %s"
-        " AND l.created_at < ((SELECT MAX(day) FROM analytics_touched_days) + 1)::timestamp"
-        " AT TIME ZONE %s"
-    )
     if full:
         entries = (
             "SELECT (l.created_at AT TIME ZONE %s)::date AS day,"  # noqa: S608 - fixed names; values are parameters
@@ -306,13 +318,16 @@ def _active_days(*, shop: Shop, zone: str, full: bool) -> None:
         entries = (
             "SELECT (l.created_at AT TIME ZONE %s)::date AS day,"  # noqa: S608 - fixed names; values are parameters
             " (p.created_at AT TIME ZONE %s)::date AS previous_day"
-            f" FROM {_t(LedgerEntry)} l LEFT JOIN LATERAL ("
+            " FROM analytics_touched_days d"
+            f" JOIN {_t(LedgerEntry)} l ON l.created_at >= d.day::timestamp AT TIME ZONE %s"
+            " AND l.created_at < (d.day + 1)::timestamp AT TIME ZONE %s"
+            " LEFT JOIN LATERAL ("
             f" SELECT x.created_at FROM {_t(LedgerEntry)} x WHERE x.member_id = l.member_id"
             f" AND {ACTIVE.format(a='x')} AND (x.created_at, x.id) < (l.created_at, l.id)"
             " ORDER BY x.created_at DESC, x.id DESC LIMIT 1) p ON true"
-            f" WHERE l.shop_id = %s AND {ACTIVE.format(a='l')}{in_days}"
+            f" WHERE l.shop_id = %s AND {ACTIVE.format(a='l')}"
         )
-        params = [zone, zone, shop.pk, zone, zone]
+        params = [zone, zone, zone, zone, shop.pk]
     _execute(
         f"INSERT INTO {_t(AnalyticsActiveDay)} (shop_id, day, previous_day, entries)"  # noqa: S608 - fixed names; values are parameters
         f" SELECT %s, e.day, COALESCE(e.previous_day, DATE '{AnalyticsActiveDay.NO_PREVIOUS}'),"
