@@ -19,6 +19,7 @@ from loyalty_app.analytics.models import (
 )
 from loyalty_app.analytics.periods import Period
 from loyalty_app.analytics.services import rollups_behind, rollups_refresh
+from loyalty_app.celery import app
 from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
@@ -240,6 +241,10 @@ def test_the_beat_job_refreshes_every_installed_shop(shop, other_shop, shopper):
     assert count == 2
     assert RollupWatermark.objects.filter(shop__in=[shop.shop, other_shop.shop]).count() == 2
     assert_rollups_match_the_direct_figures(shop.shop)
+    # and beat knows the job
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "analytics.rollups_refresh_all" in scheduled
 
 
 @pytest.mark.django_db(transaction=True)
