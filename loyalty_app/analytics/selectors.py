@@ -1,7 +1,11 @@
 """The program's figures for one shop and one period: whether the program pays.
 
 Every figure is an aggregate computed by the database (a few queries per section, none
-per member), scoped to one shop. Definitions (the README's "Analytics" states the same):
+per member), scoped to one shop. The sums over the shop's whole history are read from the
+rollups (models.py, kept by services.rollups_refresh): points and new members per local
+day, activity entries per day and previous activity day, each member's orders to date.
+The direct computations stay beside them: they define the figures (the rollup tests
+compare both) and serve a period in another time zone than the shop's. Definitions (the README's "Analytics" states the same):
 
 - A counted order is paid, neither cancelled nor fully refunded, not a test, and its
   revenue is its net merchandise: line amounts after discounts, gift cards excluded, less
