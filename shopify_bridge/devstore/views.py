@@ -151,7 +151,12 @@ def admin_graphql(request: HttpRequest, shop: str, version: str) -> JsonResponse
 
     # One bucket per store: the row lock makes concurrent calls take from it in turn.
     with transaction.atomic():
-        store = DevStore.objects.select_for_update().get(pk=store.pk)
+        locked = DevStore.objects.select_for_update().filter(pk=store.pk).first()
+        if locked is None:
+            # Removed while this call waited (a slow answer outliving its test's data, or a
+            # store deleted meanwhile): the shop is gone, as a 404 says.
+            return JsonResponse({"errors": "Not Found"}, status=404)
+        store = locked
         _refill(store)
         throttled = failure == DevStore.FailMode.THROTTLED or (
             store.throttle_enforced and requested > store.bucket_available
