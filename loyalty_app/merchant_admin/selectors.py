@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Lower, TruncDate
 
 from loyalty_app.common.time import now
@@ -264,7 +264,9 @@ def members_search(
     more): the merchant refines it rather than pages through thousands. Nothing here
     counts the shop's members.
     """
-    members = Member.objects.filter(shop=shop)
+    # The stored VIP tier rides along in the same query (a one-to-one LEFT JOIN); the
+    # list falls back to a tier imported from a previous program.
+    members = Member.objects.filter(shop=shop).annotate(tier_name=F("vip_tier__tier"))
     text = " ".join(query.split())[:254].lower()
     if not text:
         if after_id is not None:

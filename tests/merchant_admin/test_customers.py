@@ -158,3 +158,25 @@ def test_shop_a_cannot_adjust_shop_bs_member(admin: AdminClient, other_admin: Ad
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.points_balance == 0 and not LedgerEntry.objects.exists()
+
+
+def test_the_customer_list_shows_each_members_vip_tier(admin) -> None:
+    from loyalty_app.members.models import Member
+    from loyalty_app.tiers.services import member_tier_set, tier_program_update
+
+    tier_program_update(
+        shop=admin.shop,
+        data={
+            "metric": "orders_count",
+            "period": "lifetime",
+            "tiers": [{"name": "Gold", "threshold": 5}],
+        },
+        actor="test",
+    )
+    member = Member.objects.create(shop=admin.shop, external_id="771", email="gold@example.com")
+    member_tier_set(shop=admin.shop, member=member, tier="Gold", actor="test")
+
+    response = admin.get("/app/customers/")
+
+    assert response.status_code == 200
+    assert b'data-label="Tier">Gold<' in response.content
