@@ -56,8 +56,9 @@ class Order(models.Model):
     )
     # The customer's VIP tier when the order was placed and its earn multiplier, fixed
     # then: a later tier change does not re-rate the order.
-    tier = models.CharField(max_length=100, blank=True)
-    tier_multiplier = models.DecimalField(max_digits=7, decimal_places=4, default=1)
+    # Defaults in the database too: bulk SQL (benchmarks, imports) need not name them.
+    tier = models.CharField(max_length=100, blank=True, default="", db_default="")
+    tier_multiplier = models.DecimalField(max_digits=7, decimal_places=4, default=1, db_default=1)
     points_target = models.BigIntegerField(default=0)
     points_awarded = models.BigIntegerField(default=0)
     pending_until = models.DateTimeField(
