@@ -79,6 +79,35 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
+def bench_database_setup(db_name: str, *, eager: bool = True, keep_redis: bool = False) -> None:
+    """A fresh PostgreSQL database ``db_name`` on the server of ``$DATABASE_URL`` (dropped
+    and created again), and Django set up on it, for the in-process benchmarks.
+
+    ``eager``: Celery tasks run in-process. ``keep_redis``: keep ``$REDIS_URL`` (a bench
+    that measures something Redis-backed); otherwise tasks never reach a broker.
+    Refuses the protected databases and any name that is not plain.
+    """
+    if db_name in PROTECTED_DATABASES or not db_name.replace("_", "").isalnum():
+        raise SystemExit(f"refusing to use database {db_name!r}")
+    base = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not base.startswith(("postgres://", "postgresql://")):
+        raise SystemExit(f"the benchmark needs PostgreSQL, got {base!r}")
+    import psycopg
+
+    with psycopg.connect(_with_path(base, "/postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+    os.environ["DATABASE_URL"] = _with_path(base, f"/{db_name}")
+    if not keep_redis:
+        os.environ.pop("REDIS_URL", None)
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true" if eager else "false"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_app.settings")
+    import django
+
+    django.setup()
+
+
 def _set_pdeathsig() -> None:
     """In the child, before exec: die with SIGKILL when the harness dies (Linux only)."""
     try:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.stack import DEFAULT_DATABASE_URL, PROTECTED_DATABASES, _with_path  # noqa: E402
+from bench.stack import bench_database_setup  # noqa: E402
 
 FIRST: dict[str, Any] = {
     "metric": "amount_spent",
@@ -68,26 +67,9 @@ def main() -> int:
     parser.add_argument("--db-name", default="loyalty_bench_reevaluate")
     args = parser.parse_args()
 
-    if args.db_name in PROTECTED_DATABASES or not args.db_name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing to use database {args.db_name!r}")
-    base = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    if not base.startswith(("postgres://", "postgresql://")):
-        raise SystemExit(f"the benchmark needs PostgreSQL, got {base!r}")
-    import psycopg
-
-    with psycopg.connect(_with_path(base, "/postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{args.db_name}"')
-    os.environ["DATABASE_URL"] = _with_path(base, f"/{args.db_name}")
-    # No Redis: tasks go to Celery's in-memory broker, and are not run; the job is run
+    # No Redis: tasks go to Celery's in-memory broker and are not run; the job is run
     # here, as a worker would, and the outbox's calls wait in the broker.
-    os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_app.settings")
-    import django
-
-    django.setup()
+    bench_database_setup(args.db_name, eager=False)
     from django.core.management import call_command
     from django.db import connection
 

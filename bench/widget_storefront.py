@@ -40,9 +40,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.stack import (  # noqa: E402
-    DEFAULT_DATABASE_URL,
-    PROTECTED_DATABASES,
-    _with_path,
+    bench_database_setup,
     free_port,
 )
 
@@ -166,22 +164,8 @@ def main() -> int:
     parser.add_argument("--db-name", default="loyalty_bench_storefront")
     args = parser.parse_args()
 
-    if args.db_name in PROTECTED_DATABASES or not args.db_name.replace("_", "").isalnum():
-        raise SystemExit(f"refusing to use database {args.db_name!r}")
-    base = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    import psycopg
-
-    with psycopg.connect(_with_path(base, "/postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{args.db_name}"')
-    os.environ["DATABASE_URL"] = _with_path(base, f"/{args.db_name}")
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_app.settings")
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    import django
-
-    django.setup()
+    bench_database_setup(args.db_name, keep_redis=True)
     from django.conf import settings
     from django.core.management import call_command
 
