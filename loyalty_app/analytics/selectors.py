@@ -52,9 +52,9 @@ from .periods import Period
 from .services import rollups_behind, rollups_refresh
 
 ZERO = Decimal("0")
-ISSUED_KINDS = ("order", "action", "adjustment", "import", "tier_reward")
-TAKEN_BACK_KINDS = ("order", "adjustment")
-EARNING_KINDS = ("order", "action", "tier_reward")
+ISSUED_KINDS = ("order", "action", "adjustment", "import", "tier_reward", "referral", "challenge")
+TAKEN_BACK_KINDS = ("order", "adjustment", "referral", "challenge")
+EARNING_KINDS = ("order", "action", "tier_reward", "referral", "challenge")
 # Rewards whose value is money, so a point has a price in the shop's currency.
 POINT_PRICED_KINDS = (
     Reward.Kind.FIXED_AMOUNT,

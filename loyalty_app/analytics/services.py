@@ -37,10 +37,10 @@ COUNTED = (
     "AND NOT o.fully_refunded AND o.placed_at IS NOT NULL"
 )
 REVENUE = "GREATEST(o.eligible_amount - o.refunded_amount, 0)"
-ISSUED = "('order', 'action', 'adjustment', 'import', 'tier_reward')"
-TAKEN_BACK = "('order', 'adjustment')"
+ISSUED = "('order', 'action', 'adjustment', 'import', 'tier_reward', 'referral', 'challenge')"
+TAKEN_BACK = "('order', 'adjustment', 'referral', 'challenge')"
 # An activity entry (the member earned or redeemed), on the alias given.
-ACTIVE = "(({a}.kind IN ('order', 'action', 'tier_reward') AND {a}.points > 0) OR {a}.kind = 'redemption')"
+ACTIVE = "(({a}.kind IN ('order', 'action', 'tier_reward', 'referral', 'challenge') AND {a}.points > 0) OR {a}.kind = 'redemption')"
 
 
 def _t(model: Any) -> str:

@@ -38,6 +38,8 @@ class LedgerEntry(models.Model):
         REDEMPTION = "redemption", "Points spent on a reward"
         REDEMPTION_RETURN = "redemption_return", "Points returned (reward not delivered, or unused)"
         TIER_REWARD = "tier_reward", "Points for reaching a VIP tier"
+        REFERRAL = "referral", "Points for referring a friend"
+        CHALLENGE = "challenge", "Points for completing a challenge"
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger_entries")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ledger_entries")
