@@ -79,12 +79,15 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
-def bench_database_setup(db_name: str, *, eager: bool = True, keep_redis: bool = False) -> None:
+def bench_database_setup(
+    db_name: str, *, eager: bool = True, keep_redis: bool = False, fresh: bool = True
+) -> None:
     """A fresh PostgreSQL database ``db_name`` on the server of ``$DATABASE_URL`` (dropped
     and created again), and Django set up on it, for the in-process benchmarks.
 
     ``eager``: Celery tasks run in-process. ``keep_redis``: keep ``$REDIS_URL`` (a bench
     that measures something Redis-backed); otherwise tasks never reach a broker.
+    ``fresh=False``: use the database as it is (a seeded one, timed again); it must exist.
     Refuses the protected databases and any name that is not plain.
     """
     if db_name in PROTECTED_DATABASES or not db_name.replace("_", "").isalnum():
@@ -95,8 +98,13 @@ def bench_database_setup(db_name: str, *, eager: bool = True, keep_redis: bool =
     import psycopg
 
     with psycopg.connect(_with_path(base, "/postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{db_name}"')
+        if fresh:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db_name}"')
+        elif not admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [db_name]
+        ).fetchone():
+            raise SystemExit(f"database {db_name!r} does not exist: seed it first")
     os.environ["DATABASE_URL"] = _with_path(base, f"/{db_name}")
     if not keep_redis:
         os.environ.pop("REDIS_URL", None)
