@@ -50,6 +50,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from .points_name import DEFAULT_POINTS_NAME, PointsName, points_name_from_dict
 from .rules import (
     MAX_NAME_LENGTH,
     EarnRules,
@@ -213,6 +214,8 @@ class ProgramConfig:
 
     ``enabled`` False pauses the program: orders placed and actions done while it is
     paused earn nothing (points already earned stay, expire and can be spent as usual).
+    ``points_name`` is what the shop calls its points (``points_name.py``); it is written
+    to the JSON only when it is not the default, so older versions stay canonical.
     """
 
     earn: EarnRules = field(default_factory=EarnRules)
@@ -220,6 +223,7 @@ class ProgramConfig:
     pending_days: int = 0
     expiry: ExpiryPolicy = field(default_factory=ExpiryPolicy)
     enabled: bool = True
+    points_name: PointsName = DEFAULT_POINTS_NAME
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -245,18 +249,21 @@ class ProgramConfig:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             **self.earn.to_dict(),
             "actions": [action.to_dict() for action in self.actions],
             "pending_days": self.pending_days,
             "expiry": self.expiry.to_dict(),
             "enabled": self.enabled,
         }
+        if not self.points_name.is_default:
+            data["points_name"] = self.points_name.to_dict()
+        return data
 
 
 DEFAULT_PROGRAM = ProgramConfig()
 
-_POLICY_KEYS = ("actions", "pending_days", "expiry", "enabled")
+_POLICY_KEYS = ("actions", "pending_days", "expiry", "enabled", "points_name")
 _ACTION_KEYS = ("key", "name", "points", "limit", "enabled")
 _LIMIT_KEYS = ("count", "period", "per_target")
 _EXPIRY_KEYS = ("mode", "months", "reminder_days")
@@ -318,12 +325,18 @@ def program_from_dict(data: object) -> ProgramConfig:
         if data.get("expiry") is not None
         else ExpiryPolicy()
     )
+    points_name = (
+        _with_prefix("points_name", points_name_from_dict, data["points_name"])
+        if data.get("points_name") is not None
+        else DEFAULT_POINTS_NAME
+    )
     return ProgramConfig(
         earn=earn,
         actions=actions,
         pending_days=data.get("pending_days", 0),
         expiry=expiry,
         enabled=data.get("enabled", True),
+        points_name=points_name,
     )
 
 

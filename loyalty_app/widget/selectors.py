@@ -17,6 +17,7 @@ from typing import Any
 from loyalty_app.actions.selectors import shop_zone
 from loyalty_app.earning.domain import PurchaseLine
 from loyalty_app.earning.models import ActionEvent
+from loyalty_app.earning.points_name import DEFAULT_POINTS_NAME, PointsName
 from loyalty_app.earning.policies import ActionRule, ProgramConfig
 from loyalty_app.earning.rules import OrderContext, RuleLine, campaign_from_dict, order_breakdown
 from loyalty_app.earning.selectors import (
@@ -124,7 +125,8 @@ def earn_rate_text(program: ProgramConfig, currency: str) -> str:
     rate = program.earn.points_per_unit
     if rate <= 0:
         return ""
-    unit = "point" if rate == 1 else "points"
+    name = program.points_name
+    unit = name.singular if rate == 1 else name.plural
     return f"Earn {_plain(rate)} {unit} for every 1.00 {currency} you spend"
 
 
@@ -132,12 +134,14 @@ def _action_data(rule: ActionRule) -> dict[str, Any]:
     return {"key": rule.key, "label": rule.label, "points": rule.points}
 
 
-def tiers_data(tiers: TierProgramConfig, currency: str) -> list[dict[str, Any]]:
+def tiers_data(
+    tiers: TierProgramConfig, currency: str, name: PointsName = DEFAULT_POINTS_NAME
+) -> list[dict[str, Any]]:
     return [
         {
             "name": tier.name,
             "threshold": (_money(tier.threshold) if tiers.uses_money else _plain(tier.threshold)),
-            "requirement": _requirement(tiers, tier.threshold, currency, more=False),
+            "requirement": _requirement(tiers, tier.threshold, currency, more=False, name=name),
             "perks": list(tier.perks),
         }
         for tier in tiers.tiers
@@ -145,10 +149,15 @@ def tiers_data(tiers: TierProgramConfig, currency: str) -> list[dict[str, Any]]:
 
 
 def _requirement(
-    tiers: TierProgramConfig, amount: int | Decimal | str, currency: str, *, more: bool
+    tiers: TierProgramConfig,
+    amount: int | Decimal | str,
+    currency: str,
+    *,
+    more: bool,
+    name: PointsName = DEFAULT_POINTS_NAME,
 ) -> str:
-    """ "Spend 40.00 USD", "Earn 500 points", "Place 3 orders" (with "more" when it is
-    what is missing), over the tier program's period."""
+    """ "Spend 40.00 USD", "Earn 500 points" (the shop's name for points), "Place 3
+    orders" (with "more" when it is what is missing), over the tier program's period."""
     extra = " more" if more else ""
     if tiers.metric == "amount_spent":
         text = f"Spend {_money(amount)}{extra} {currency}"
@@ -156,7 +165,7 @@ def _requirement(
         count = int(amount)
         text = f"Place {count}{extra} {'order' if count == 1 else 'orders'}"
     else:
-        text = f"Earn {amount}{extra} points"
+        text = f"Earn {amount}{extra} {name.word(int(Decimal(str(amount))))}"
     if not more and tiers.period != "lifetime":
         text += PERIOD_WORDS.get(tiers.period, "")
     return text
@@ -215,7 +224,7 @@ def program_data(*, shop: Shop, config: ShopProgram) -> dict[str, Any]:
         "currency": shop.currency,
         "earn_rate": earn_rate_text(config.program, shop.currency),
         "ways_to_earn": [_action_data(a) for a in config.program.actions if a.enabled],
-        "tiers": tiers_data(config.tiers, shop.currency),
+        "tiers": tiers_data(config.tiers, shop.currency, config.program.points_name),
         "pending_days": config.program.pending_days,
     }
 
@@ -297,10 +306,14 @@ def tier_data(*, shop: Shop, member: Member, config: ShopProgram, at: datetime) 
         "percent": 100,
     }
     if progress["next_tier"]:
-        data["progress_text"] = (
-            f"{_requirement(config.tiers, progress['missing'], shop.currency, more=True)} "
-            f"to reach {progress['next_tier']}"
+        missing = _requirement(
+            config.tiers,
+            progress["missing"],
+            shop.currency,
+            more=True,
+            name=config.program.points_name,
         )
+        data["progress_text"] = f"{missing} to reach {progress['next_tier']}"
         threshold = Decimal(str(progress["next_threshold"]))
         value = Decimal(str(progress["value"]))
         data["percent"] = int(min(max(value / threshold * 100, 0), 100)) if threshold else 100
@@ -381,6 +394,8 @@ def widget_state(*, shop: Shop, customer_id: str, at: datetime) -> dict[str, Any
         "shop": {"name": shop.name or shop.domain, "currency": shop.currency},
         "customer": {"logged_in": bool(customer_id), "member": member is not None},
         "program": program_data(shop=shop, config=config),
+        # What the shop calls its points: the widget's pts(n) writes amounts with it.
+        "points_name": config.program.points_name.to_dict(),
     }
     if member is None:
         state["rewards"] = rewards_data(config=config, at=at, balance=None)

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from loyalty_app.actions.services import SIGNUP, action_record, signup_on_account_created
 from loyalty_app.earning.domain import CustomerRef
+from loyalty_app.earning.points_name import DEFAULT_POINTS_NAME, PointsName
 from loyalty_app.earning.selectors import program_config, program_current
 from loyalty_app.members.models import Member
 from loyalty_app.members.services import member_birthday_set, member_join_by_email, member_upsert
@@ -100,27 +101,30 @@ def widget_redeem(
     return redemption, created
 
 
-def refusal_message(refused: RedemptionRefused, *, member: Member) -> str:
-    """What the shopper reads when a redemption is refused."""
+def refusal_message(
+    refused: RedemptionRefused, *, member: Member, name: PointsName = DEFAULT_POINTS_NAME
+) -> str:
+    """What the shopper reads when a redemption is refused (in the shop's name for points)."""
     if refused.code == "insufficient_points":
-        return f"Not enough points yet: you have {member.points_balance} points."
+        balance = int(member.points_balance)
+        return f"Not enough {name.plural} yet: you have {name.amount(balance)}."
     messages = {
         "limit_reached": "You have already redeemed this reward as many times as allowed.",
         "out_of_stock": "Sorry, this reward is out of stock.",
         "reward_inactive": "This reward is not available right now.",
-        "grant_only": "This reward can't be bought with points.",
+        "grant_only": f"This reward can't be bought with {name.plural}.",
         "customer_unknown": "Log in to your account in the shop to redeem rewards.",
     }
     if refused.code == "tier_required":
         return refused.message[:1].upper() + refused.message[1:] + "."
     if refused.code == "points_invalid":
-        return "Choose a valid number of points: " + refused.message + "."
+        return f"Choose a valid number of {name.plural}: " + refused.message + "."
     return messages.get(refused.code, refused.message[:1].upper() + refused.message[1:] + ".")
 
 
-def redemption_message(redemption: Redemption) -> str:
+def redemption_message(redemption: Redemption, *, name: PointsName = DEFAULT_POINTS_NAME) -> str:
     if redemption.status == Redemption.Status.FAILED:
-        return "The reward could not be delivered; your points were returned."
+        return f"The reward could not be delivered; your {name.plural} were returned."
     if redemption.code:
         return f"Your code is {redemption.code}. Use it at checkout."
     if redemption.kind in ("store_credit", "variable_credit"):

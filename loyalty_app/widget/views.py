@@ -218,12 +218,11 @@ class ProductPointsApi(WidgetApi):
             )
         except port.PlatformUnavailable as exc:
             raise PointsUnavailable() from exc
+        name = selectors.shop_program(shop=identity.shop).program.points_name
         return Response(
             {
                 "points": points,
-                "text": f"Earn {points} {'point' if points == 1 else 'points'} with this purchase"
-                if points
-                else "",
+                "text": f"Earn {name.amount(points)} with this purchase" if points else "",
             }
         )
 
@@ -257,7 +256,11 @@ class RedeemApi(WidgetApi):
         except RedemptionRefused as exc:
             return Response(
                 {
-                    "error": services.refusal_message(exc, member=member),
+                    "error": services.refusal_message(
+                        exc,
+                        member=member,
+                        name=selectors.shop_program(shop=identity.shop).program.points_name,
+                    ),
                     "code": exc.code,
                 },
                 status=status.HTTP_409_CONFLICT,
@@ -274,5 +277,7 @@ class RedeemApi(WidgetApi):
             raise exceptions.NotFound("This reward is no longer available.") from exc
         body = _state(identity)
         body["redemption"] = selectors.redemption_data(redemption)
-        body["redemption"]["message"] = services.redemption_message(redemption)
+        body["redemption"]["message"] = services.redemption_message(
+            redemption, name=selectors.shop_program(shop=identity.shop).program.points_name
+        )
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

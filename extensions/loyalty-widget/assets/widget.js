@@ -36,7 +36,14 @@
   }
 
   function fmt(n) { return Number(n).toLocaleString(); }
-  function pts(n) { return fmt(n) + (Math.abs(n) === 1 ? " point" : " points"); }
+  // An amount of points in the shop's own words ("1,250 stars"): the names come with the
+  // state (points_name); before it arrives, or without them, "point"/"points".
+  function pointsWord(n) {
+    var names = (state && state.points_name) || {};
+    return Math.abs(n) === 1 ? (names.singular || "point") : (names.plural || "points");
+  }
+  function pts(n) { return fmt(n) + " " + pointsWord(n); }
+  function capital(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
 
   function api(path, data, query) {
     var url = proxy + "/" + path + (query ? "?" + new URLSearchParams(query) : "");
@@ -199,7 +206,7 @@
         el("button", { type: "submit", class: "lw-btn", text: "Join" }),
       ]);
       body.appendChild(form);
-      body.appendChild(el("p", { class: "lw-muted" }, ["Already a customer? ", el("a", { href: "/account/login", text: "Log in" }), " to see your points."]));
+      body.appendChild(el("p", { class: "lw-muted" }, ["Already a customer? ", el("a", { href: "/account/login", text: "Log in" }), " to see your " + pointsWord(2) + "."]));
     }
     var earn = [];
     if (p.earn_rate) earn.push(el("li", {}, [el("span", { text: p.earn_rate })]));
@@ -220,7 +227,7 @@
   function renderMember() {
     var m = state.member, t = m.tier;
     var card = [
-      el("p", { class: "lw-balance" }, [el("strong", { text: fmt(m.balance) }), " points"]),
+      el("p", { class: "lw-balance" }, [el("strong", { text: fmt(m.balance) }), " " + pointsWord(m.balance)]),
     ];
     if (m.pending) card.push(el("p", { class: "lw-muted", text: pts(m.pending) + " pending" }));
     if (t && t.name) card.push(el("p", { class: "lw-tier" }, ["Tier: ", el("strong", { text: t.name })]));
@@ -275,11 +282,11 @@
       if (member) {
         var err = el("p", { class: "lw-err", role: "alert" });
         if (r.out_of_stock) act.push(el("span", { class: "lw-muted", text: "Out of stock" }));
-        else if (!r.affordable) act.push(el("span", { class: "lw-muted", text: fmt(r.missing) + " more points needed" }));
+        else if (!r.affordable) act.push(el("span", { class: "lw-muted", text: fmt(r.missing) + " more " + pointsWord(r.missing) + " needed" }));
         else {
           var input = null;
           if (r.variable) {
-            input = el("input", { type: "number", min: String(r.points), max: r.max_points ? String(r.max_points) : null, step: String(r.points_per_step || 1), value: String(r.points), "aria-label": "Points to spend on " + r.title, class: "lw-num" });
+            input = el("input", { type: "number", min: String(r.points), max: r.max_points ? String(r.max_points) : null, step: String(r.points_per_step || 1), value: String(r.points), "aria-label": capital(pointsWord(2)) + " to spend on " + r.title, class: "lw-num" });
             act.push(input);
           }
           act.push(el("button", { type: "button", class: "lw-btn lw-small", text: "Redeem", "aria-label": "Redeem " + r.title + " for " + pts(r.points), onclick: function (e) { redeem(r, e.currentTarget, err, input); } }));
@@ -309,7 +316,7 @@
       e.preventDefault();
       if (!month.value || !day.value) { say("Choose the month and the day of your birthday.", true); return; }
       api("birthday", { month: Number(month.value), day: Number(day.value) }).then(function (d) {
-        state = d; render(); say("Birthday saved. Your birthday points come on the day.");
+        state = d; render(); say("Birthday saved. Your birthday " + pointsWord(2) + " come on the day.");
       }, function (d) { say(d.error, true); });
     } }, [
       el("label", { for: "lw-bm", text: "Birthday month" }), month,
@@ -320,7 +327,7 @@
   }
 
   function history() {
-    if (!state.history.length) return el("p", { class: "lw-muted", text: "No points yet." });
+    if (!state.history.length) return el("p", { class: "lw-muted", text: "No " + pointsWord(2) + " yet." });
     return el("ul", { class: "lw-list lw-hist" }, state.history.map(function (h) {
       return el("li", {}, [
         el("span", {}, [el("span", { text: h.text }), el("br"), el("span", { class: "lw-muted", text: new Date(h.at).toLocaleDateString() })]),

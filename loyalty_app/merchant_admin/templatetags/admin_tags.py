@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
+from loyalty_app.earning.points_name import DEFAULT_POINTS_NAME, PointsName
+
 register = template.Library()
 
 
@@ -28,6 +30,32 @@ def admin_url(context: dict[str, Any], name: str, *args: Any, **query: Any) -> s
 def signed(value: int) -> str:
     """Points with their sign: +120, -50."""
     return f"{int(value):+,d}"
+
+
+def _points_name(value: Any) -> PointsName:
+    return value if isinstance(value, PointsName) else DEFAULT_POINTS_NAME
+
+
+@register.simple_tag(takes_context=True)
+def points(context: Any, value: Any, signed: bool = False) -> str:
+    """An amount of points in the shop's own words: ``{% points 1250 %}`` -> "1,250 stars",
+    ``{% points delta signed=True %}`` -> "+120 stars". The name comes from the page's
+    ``points_name`` (every admin page has it); without one, "points"."""
+    name = _points_name(context.get("points_name"))
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return name.signed(number) if signed else name.amount(number)
+
+
+@register.filter(name="points")
+def points_filter(value: Any, name: Any = None) -> str:
+    """``{{ n|points:points_name }}``: the same as the ``points`` tag, as a filter."""
+    try:
+        return _points_name(name).amount(int(value))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @register.filter

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from loyalty_app.earning.points_name import PointsName
 from loyalty_app.earning.selectors import program_config, program_current
 
 # The pages, in the navigation's order: (url name, label).
@@ -67,6 +68,7 @@ def admin_render(
         "head": request.admin_head,  # type: ignore[attr-defined]
         "nav": [(name, label, name == active) for name, label in NAV],
         "toast": toast,
+        "points_name": shop_points_name(shop),
         **(context or {}),
     }
     return render(request, template, page, status=status)
@@ -94,6 +96,11 @@ def admin_redirect(
 
 def new_idempotency_key() -> str:
     return str(uuid.uuid4())
+
+
+def shop_points_name(shop: Any) -> PointsName:
+    """What the shop calls its points, for every admin page (``{% points n %}``)."""
+    return program_config(program_current(shop=shop)).points_name
 
 
 def program_is_live(shop: Any) -> bool:
