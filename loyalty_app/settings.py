@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "loyalty_app.tiers",
     "loyalty_app.cashback",
     "loyalty_app.rewards",
+    "loyalty_app.challenges",
     "loyalty_app.privacy",
     "loyalty_app.analytics",
     "loyalty_app.merchant_admin",
