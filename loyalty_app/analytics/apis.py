@@ -6,8 +6,7 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,14 +19,8 @@ from loyalty_app.tiers.selectors import shop_zone
 
 from .periods import MAX_DAYS, PeriodError, period_from_query
 from .presenters import as_data, what_if_data
-from .selectors import AnalyticsUnavailable, report
+from .selectors import report
 from .simulation import DEFAULT_MONTHS, MAX_MONTHS, what_if
-
-
-class NeedsPostgres(APIException):
-    status_code = status.HTTP_501_NOT_IMPLEMENTED
-    default_detail = "the analytics figures need PostgreSQL (DATABASE_URL)"
-    default_code = "not_implemented"
 
 
 def period_of(shop: Any, first: str | None, last: str | None) -> Any:
@@ -71,11 +64,8 @@ class AnalyticsApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         period = period_of(shop, params.validated_data.get("from"), params.validated_data.get("to"))
-        try:
-            current = report(shop=shop, period=period)
-            previous = report(shop=shop, period=period.previous(), detail=False)
-        except AnalyticsUnavailable as exc:
-            raise NeedsPostgres() from exc
+        current = report(shop=shop, period=period)
+        previous = report(shop=shop, period=period.previous(), detail=False)
         return Response(as_data(current, previous))
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from loyalty_app.analytics.charts import line_chart
 from loyalty_app.analytics.periods import Period, PeriodError, period_from_query
 from loyalty_app.analytics.presenters import HEADLINES, changes, summary, tables, what_if_data
-from loyalty_app.analytics.selectors import AnalyticsUnavailable, Report, report
+from loyalty_app.analytics.selectors import Report, report
 from loyalty_app.analytics.simulation import DEFAULT_MONTHS, MAX_MONTHS, what_if
 from loyalty_app.cashback.policies import money_text
 from loyalty_app.common.time import now
@@ -202,15 +202,7 @@ def analytics(request: HttpRequest) -> HttpResponse:
         period = period_from_query(
             first=None, last=None, zone=zone, today=now().astimezone(zone).date()
         )
-    try:
-        current, previous = _reports(shop, period)
-    except AnalyticsUnavailable:
-        return admin_render(
-            request,
-            "admin/analytics.html",
-            {"unavailable": True},
-            active="merchant_admin:analytics",
-        )
+    current, previous = _reports(shop, period)
     if request.GET.get("export"):
         return _export(current, request.GET["export"])
 
