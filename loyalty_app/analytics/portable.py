@@ -32,6 +32,7 @@ from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Redemption
 from loyalty_app.shops.models import Shop
+from loyalty_app.surveys.selectors import nps
 
 from .periods import Period
 from .selectors import (
@@ -402,4 +403,5 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
         revenue_days=(
             revenue_per_day(period=period, orders=orders, outsiders=outsiders) if detail else {}
         ),
+        nps=nps(shop=shop, period=period),
     )

@@ -44,6 +44,7 @@ from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.shops.models import Shop
+from loyalty_app.surveys.selectors import Nps, nps
 from loyalty_app.tiers.models import MemberTier, TierEvent
 from loyalty_app.tiers.selectors import shop_zone
 
@@ -779,6 +780,7 @@ class Report:
     days: list[PointsDay]
     members_days: dict[date, int]
     revenue_days: dict[date, tuple[Decimal, Decimal]]
+    nps: Nps  # the survey's answers given in the period (surveys.selectors)
 
     @property
     def liability(self) -> Decimal | None:
@@ -872,6 +874,7 @@ def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
         revenue_days=(
             revenue_per_day(shop=shop, period=period, outsiders=outsiders) if detail else {}
         ),
+        nps=nps(shop=shop, period=period),
     )
 
 

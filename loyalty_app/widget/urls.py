@@ -3,6 +3,8 @@ them as ``/apps/loyalty/<path>``."""
 
 from django.urls import path
 
+from loyalty_app.surveys import views as survey_views
+
 from . import views
 
 app_name = "widget"
@@ -13,4 +15,5 @@ urlpatterns = [
     path("redeem", views.RedeemApi.as_view(), name="redeem"),
     path("birthday", views.BirthdayApi.as_view(), name="birthday"),
     path("product-points", views.ProductPointsApi.as_view(), name="product-points"),
+    path("survey", survey_views.SurveyApi.as_view(), name="survey"),
 ]
