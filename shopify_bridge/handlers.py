@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty_app.actions.services import signup_on_account_created
+from loyalty_app.challenges.selectors import challenges_need_product_facts
 from loyalty_app.earning.domain import CustomerRef, Purchase, Refund
 from loyalty_app.earning.services import order_refund_record, order_sync
 from loyalty_app.members.services import member_upsert
@@ -113,8 +114,11 @@ def _purchase(shop: Shop, payload: Any) -> _Order:
 def _facts_shop(shop: Shop) -> Shop:
     """The shop as the product-facts lookup sees it: a punch card counting a collection
     needs the lines' collections stored with the order even when no earning rule uses
-    them (the lookup asks the shop's flag, which only the earning rules keep)."""
-    if shop.uses_product_facts or not punch_cards_need_collections(shop=shop):
+    them (the lookup asks the shop's flag, which only the earning rules keep); so does an
+    active challenge counting product types or collections."""
+    if shop.uses_product_facts or not (
+        punch_cards_need_collections(shop=shop) or challenges_need_product_facts(shop=shop)
+    ):
         return shop
     needed = copy.copy(shop)
     needed.uses_product_facts = True

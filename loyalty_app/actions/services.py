@@ -189,6 +189,9 @@ def action_record(
             from loyalty_app.tiers.services import member_tier_after_points  # avoids a cycle
 
             member_tier_after_points(member=member)
+            from loyalty_app.challenges.services import challenges_after_action
+
+            challenges_after_action(member=member, action=rule.key, occurred_at=when)
     return ActionWrite(event=event, created=True)
 
 

@@ -184,6 +184,9 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
     from loyalty_app.tiers.services import member_tier_after_order  # tiers imports earning
 
     member_tier_after_order(order=order)
+    from loyalty_app.challenges.services import challenges_after_order  # imports earning
+
+    challenges_after_order(order=order, actor=actor)
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,585 @@
+"""Writes for challenges and badges: the definitions, and each member's progress.
+
+Progress is derived, never incremented
+======================================
+``member_challenges_evaluate`` recomputes a member's progress in the shop's active
+challenges from their orders and actions as they are now (``policies.progress_value``)
+and stores it in ``ChallengeProgress``. It runs:
+
+- on the order path: ``challenges_after_order``, called at the end of the order's
+  reconciliation (``earning.services._order_reconcile``), in its transaction, for every
+  event about an order (created, paid, refunded, cancelled, confirmed when its return
+  window passes);
+- on the action path: ``challenges_after_action``, when an action is awarded;
+- from the activation's catch-up (``challenge_backfill_run``), for members whose orders or
+  actions in the challenge's dates came before it was activated.
+
+Any number of runs, in any order, give the same rows: a replayed webhook changes nothing.
+
+When the reward is given, and what a refund does
+================================================
+- **Given** when the member's *confirmed* value reaches the target: orders count for
+  completion once they are past the shop's return window (``Order.confirmed``; at once
+  with no return window), so a refund inside the window never gives a reward. The widget
+  shows the progress of pending orders at once, and says the challenge completes when
+  they are confirmed. Orders count when *placed* within the dates; one confirmed after
+  the end still completes the challenge.
+- **Taken back** when a later refund or cancellation brings the confirmed value below
+  the target: the points with a negative ``challenge`` ledger entry, and the badge (the
+  one this challenge gave). A catalog reward was delivered (a code, a credit) and stays,
+  as with punch cards. Reaching the target again gives the points and the badge again,
+  never the catalog reward twice: each grant (``challenge:<id>:<member>:c<n>``) and each
+  take-back (``...:r<n>``) has its own ledger key, so the member holds the reward once.
+
+Locks
+=====
+Order row (when on the order path), then the member row, then the member's progress rows:
+every writer of a member's progress holds the member's row lock, so two orders of one
+member processed at once are counted one after the other, and the same webhook delivered
+twice at once completes the challenge once (the ledger keys are the backstop).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from loyalty_app.common.time import now
+from loyalty_app.earning.models import ActionEvent, Order
+from loyalty_app.earning.selectors import program_config, program_current
+from loyalty_app.ledger.models import LedgerEntry
+from loyalty_app.ledger.services import ledger_entry_add
+from loyalty_app.members.models import Member
+from loyalty_app.rewards.models import Reward
+from loyalty_app.rewards.policies import GRANTABLE_KINDS
+from loyalty_app.shops.models import Shop
+
+from .models import Badge, Challenge, ChallengeProgress, MemberBadge
+from .policies import (
+    COMMON_FIELDS,
+    BadgeSpec,
+    ChallengeSpec,
+    ConfigError,
+    badge_from_dict,
+    challenge_from_dict,
+    progress_value,
+    zone_of,
+)
+from .selectors import (
+    ORDER_BLOCKS,
+    challenges_live,
+    member_counted_orders,
+    member_done_actions,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+BACKFILL_BATCH_SIZE = 500
+
+
+# --- badges -------------------------------------------------------------------------------
+
+
+def _badge_spec(data: object) -> BadgeSpec:
+    try:
+        return badge_from_dict(data)
+    except ConfigError as exc:
+        raise ValidationError(exc.errors) from exc
+
+
+def _badge_name_free(*, shop: Shop, name: str, badge: Badge | None) -> None:
+    taken = Badge.objects.filter(shop=shop, name__iexact=name)
+    if badge is not None:
+        taken = taken.exclude(pk=badge.pk)
+    if taken.exists():
+        raise ValidationError({"name": [f"a badge named '{name}' exists"]})
+
+
+def badge_create(*, shop: Shop, data: object, actor: str) -> Badge:
+    """Add a badge. Raises ``ValidationError`` naming the fields; the unique name is
+    checked under the shop's lock (the constraint is the backstop)."""
+    spec = _badge_spec(data)
+    with transaction.atomic():
+        Shop.objects.select_for_update().only("id").get(pk=shop.pk)
+        _badge_name_free(shop=shop, name=spec.name, badge=None)
+        return Badge.objects.create(
+            shop=shop,
+            name=spec.name,
+            description=spec.description,
+            icon=spec.icon,
+            colour=spec.colour,
+        )
+
+
+def badge_update(*, shop: Shop, badge_id: int, data: object, actor: str) -> Badge:
+    """Change a badge's name, description, glyph or colour (members who hold it see the
+    change)."""
+    spec = _badge_spec(data)
+    with transaction.atomic():
+        Shop.objects.select_for_update().only("id").get(pk=shop.pk)
+        badge = Badge.objects.select_for_update().get(shop=shop, pk=badge_id)
+        _badge_name_free(shop=shop, name=spec.name, badge=badge)
+        badge.name, badge.description = spec.name, spec.description
+        badge.icon, badge.colour = spec.icon, spec.colour
+        badge.save()
+        return badge
+
+
+# --- challenges ---------------------------------------------------------------------------
+
+
+def _spec(*, shop: Shop, data: object) -> ChallengeSpec:
+    """Every check of a challenge: the pure rules, then what needs the shop's data."""
+    try:
+        spec = challenge_from_dict(data, tz_name=shop.timezone or "UTC")
+    except ConfigError as exc:
+        raise ValidationError(exc.errors) from exc
+    errors: dict[str, list[str]] = {}
+    if spec.reward_id is not None:
+        reward = Reward.objects.filter(
+            shop=shop, pk=spec.reward_id, archived_at__isnull=True
+        ).first()
+        if reward is None:
+            errors["reward_id"] = [f"no reward {spec.reward_id} in this shop's catalog"]
+        elif reward.kind not in GRANTABLE_KINDS:
+            errors["reward_id"] = [f"a challenge cannot give a {reward.kind} reward"]
+    if (
+        spec.badge_id is not None
+        and not Badge.objects.filter(shop=shop, pk=spec.badge_id, archived_at__isnull=True).exists()
+    ):
+        errors["badge_id"] = [f"no badge {spec.badge_id} in this shop"]
+    if spec.block == "actions":
+        enabled = {a.key for a in program_config(program_current(shop=shop)).actions if a.enabled}
+        missing = [key for key in spec.params["actions"] if key not in enabled]
+        if missing:
+            errors["actions"] = [
+                f"'{missing[0]}' is not an enabled action of this shop's program "
+                f"(enabled: {', '.join(sorted(enabled)) or 'none'})"
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return spec
+
+
+def _apply(challenge: Challenge, spec: ChallengeSpec) -> None:
+    challenge.name = spec.name
+    challenge.description = spec.description
+    challenge.block = spec.block
+    challenge.params = spec.params
+    challenge.target = spec.target
+    challenge.starts_on, challenge.ends_on = spec.starts_on, spec.ends_on
+    challenge.starts_at, challenge.ends_at = spec.starts_at, spec.ends_at
+    challenge.reward_points = spec.reward_points
+    challenge.reward_id = spec.reward_id
+    challenge.badge_id = spec.badge_id
+
+
+def challenge_create(*, shop: Shop, data: object, actor: str) -> Challenge:
+    """Add a challenge as a draft (``challenge_activate`` makes it count). Raises
+    ``ValidationError`` whose ``message_dict`` maps field names to messages."""
+    spec = _spec(shop=shop, data=data)
+    with transaction.atomic():
+        challenge = Challenge(shop=shop, created_by=actor[:200])
+        _apply(challenge, spec)
+        challenge.save()
+        return challenge
+
+
+# What may change once a challenge is active: its words, never what members were promised.
+TEXT_FIELDS = ("name", "description")
+
+
+def challenge_update(*, shop: Shop, challenge_id: int, data: object, actor: str) -> Challenge:
+    """Change a challenge. A draft takes any change (a whole definition, or some fields:
+    the others stay); an active or archived one only its name and description.
+    Raises ``ValidationError``, or ``Challenge.DoesNotExist``."""
+    with transaction.atomic():
+        challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
+        from .selectors import challenge_as_data
+
+        current = challenge_as_data(challenge)
+        changes = dict(data) if isinstance(data, dict) else {}
+        if challenge.status != Challenge.Status.DRAFT:
+            fixed = [k for k, v in changes.items() if k not in TEXT_FIELDS and current.get(k) != v]
+            if fixed:
+                raise ValidationError(
+                    {fixed[0]: ["only the name and description of an active challenge change"]}
+                )
+        merged = {**current, **changes}
+        if "block" in changes and changes["block"] != challenge.block:
+            # Another block: the old block's fields do not carry over.
+            merged = {k: v for k, v in merged.items() if k in COMMON_FIELDS or k in changes}
+        spec = _spec(shop=shop, data=merged)
+        _apply(challenge, spec)
+        challenge.save()
+        return challenge
+
+
+def challenge_activate(*, shop: Shop, challenge_id: int, actor: str) -> Challenge:
+    """Make a draft count and give. Members' orders and actions already in its dates are
+    counted by a catch-up job (in batches, resumable) started after commit. Activating an
+    active challenge changes nothing; an archived one cannot be activated."""
+    with transaction.atomic():
+        challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
+        if challenge.status == Challenge.Status.ACTIVE:
+            return challenge
+        if challenge.status == Challenge.Status.ARCHIVED:
+            raise ValidationError({"status": ["an archived challenge cannot be activated"]})
+        spec = _spec(shop=shop, data=_as_data(challenge))  # the reward or badge may be gone
+        _apply(challenge, spec)
+        challenge.status = Challenge.Status.ACTIVE
+        challenge.activated_at = now()
+        challenge.backfill_member_id = 0
+        challenge.backfilled_at = None
+        challenge.save()
+        pk = challenge.pk
+        transaction.on_commit(lambda: _enqueue_backfill(pk))
+        return challenge
+
+
+def _as_data(challenge: Challenge) -> dict[str, object]:
+    from .selectors import challenge_as_data
+
+    return challenge_as_data(challenge)
+
+
+def _enqueue_backfill(challenge_id: int) -> None:
+    from .tasks import challenge_backfill
+
+    challenge_backfill.delay(challenge_id)
+
+
+def challenge_archive(*, shop: Shop, challenge_id: int, actor: str) -> Challenge:
+    """End a challenge for good: it stops counting and giving; members keep what they
+    were given (its progress rows stay, frozen). Archiving twice changes nothing."""
+    with transaction.atomic():
+        challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
+        if challenge.status != Challenge.Status.ARCHIVED:
+            challenge.status = Challenge.Status.ARCHIVED
+            challenge.archived_at = now()
+            challenge.save()
+        return challenge
+
+
+# --- a member's progress ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one evaluation did for one challenge."""
+
+    challenge_id: int
+    value: Decimal
+    confirmed_value: Decimal
+    completed: bool
+    granted: bool = False
+    revoked: bool = False
+
+
+def member_challenges_evaluate(
+    *,
+    shop: Shop,
+    member: Member,
+    challenges: Sequence[Challenge] | None = None,
+    actor: str = "",
+) -> list[Outcome]:
+    """Recompute the member's progress in ``challenges`` (default: the shop's active
+    ones), give the rewards reached and take back those no longer met (the module's doc
+    says when). Idempotent; safe to run concurrently for one member."""
+    live = [
+        c
+        for c in (challenges if challenges is not None else challenges_live(shop=shop))
+        if c.status == Challenge.Status.ACTIVE and c.shop_id == shop.pk
+    ]
+    if not live or member.shop_id != shop.pk:
+        return []
+    zone = zone_of(shop.timezone)
+    with transaction.atomic():
+        locked = Member.objects.select_for_update().get(pk=member.pk)
+        since = min(c.starts_at for c in live)
+        until = max(c.ends_at for c in live)
+        orders = (
+            member_counted_orders(
+                member=locked,
+                since=since,
+                until=until,
+                with_lines=any(c.block == "distinct_categories" for c in live),
+            )
+            if any(c.block in ORDER_BLOCKS for c in live)
+            else []
+        )
+        wanted = {key for c in live if c.block == "actions" for key in c.params["actions"]}
+        actions = member_done_actions(member=locked, actions=wanted, since=since, until=until)
+        confirmed_orders = [o for o in orders if o.confirmed]
+        rows = {
+            row.challenge_id: row
+            for row in ChallengeProgress.objects.select_for_update().filter(
+                member=locked, challenge_id__in=[c.pk for c in live]
+            )
+        }
+        outcomes = []
+        for challenge in live:
+            common = {
+                "block": challenge.block,
+                "params": challenge.params,
+                "starts_at": challenge.starts_at,
+                "ends_at": challenge.ends_at,
+                "actions": actions,
+                "zone": zone,
+            }
+            value = progress_value(orders=orders, **common)
+            confirmed = progress_value(orders=confirmed_orders, **common)
+            row = rows.get(challenge.pk)
+            if row is None and value == 0 and confirmed == 0:
+                continue
+            outcomes.append(
+                _progress_write(
+                    challenge=challenge,
+                    member=locked,
+                    row=row,
+                    value=value,
+                    confirmed=confirmed,
+                    actor=actor,
+                )
+            )
+    return outcomes
+
+
+def _progress_write(
+    *,
+    challenge: Challenge,
+    member: Member,
+    row: ChallengeProgress | None,
+    value: Decimal,
+    confirmed: Decimal,
+    actor: str,
+) -> Outcome:
+    if row is None:
+        row = ChallengeProgress(shop_id=challenge.shop_id, challenge=challenge, member=member)
+    changed = row.pk is None or row.value != value or row.confirmed_value != confirmed
+    row.value, row.confirmed_value = value, confirmed
+    granted = revoked = False
+    if not row.completed and confirmed >= challenge.target:
+        row.completions += 1
+        row.completed, row.completed_at = True, now()
+        _grant(challenge=challenge, member=member, n=row.completions, actor=actor)
+        granted = changed = True
+    elif row.completed and confirmed < challenge.target:
+        row.revocations += 1
+        row.completed, row.completed_at = False, None
+        _revoke(challenge=challenge, member=member, n=row.revocations, actor=actor)
+        revoked = changed = True
+    if changed:
+        row.save()
+    return Outcome(
+        challenge_id=challenge.pk,
+        value=value,
+        confirmed_value=confirmed,
+        completed=row.completed,
+        granted=granted,
+        revoked=revoked,
+    )
+
+
+def grant_key(challenge_id: int, member_id: int) -> str:
+    """The catalog reward's grant: once per member and challenge, ever."""
+    return f"challenge:{challenge_id}:{member_id}"
+
+
+def _grant(*, challenge: Challenge, member: Member, n: int, actor: str) -> None:
+    reason = f"Challenge completed: {challenge.name}"
+    if challenge.reward_points:
+        ledger_entry_add(
+            member=member,
+            kind=LedgerEntry.Kind.CHALLENGE,
+            points=int(challenge.reward_points),
+            idempotency_key=f"{grant_key(challenge.pk, member.pk)}:c{n}",
+            source_type="challenge",
+            source_id=str(challenge.pk),
+            reason=reason,
+            actor=actor,
+        )
+    if challenge.badge_id is not None:
+        MemberBadge.objects.bulk_create(
+            [
+                MemberBadge(
+                    shop_id=challenge.shop_id,
+                    member=member,
+                    badge_id=challenge.badge_id,
+                    challenge=challenge,
+                    awarded_at=now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    if challenge.reward_id is not None:
+        # Imported here: rewards builds on members and earning, never on challenges.
+        from loyalty_app.rewards.lifecycle import reward_grant
+
+        try:
+            reward_grant(
+                shop=member.shop,
+                member=member,
+                reward_id=challenge.reward_id,
+                reason=reason,
+                key=grant_key(challenge.pk, member.pk),
+            )
+        except Reward.DoesNotExist:
+            # Archived since the challenge was defined: logged, the rest still given.
+            logger.warning(
+                "challenge %s: reward %s cannot be granted",
+                challenge.pk,
+                challenge.reward_id,
+                extra={"shop": member.shop_id},
+            )
+
+
+def _revoke(*, challenge: Challenge, member: Member, n: int, actor: str) -> None:
+    if challenge.reward_points:
+        ledger_entry_add(
+            member=member,
+            kind=LedgerEntry.Kind.CHALLENGE,
+            points=-int(challenge.reward_points),
+            idempotency_key=f"{grant_key(challenge.pk, member.pk)}:r{n}",
+            source_type="challenge",
+            source_id=str(challenge.pk),
+            reason=f"Challenge no longer complete after a refund: {challenge.name}",
+            actor=actor,
+        )
+    if challenge.badge_id is not None:
+        MemberBadge.objects.filter(
+            member=member, badge_id=challenge.badge_id, challenge=challenge
+        ).delete()
+
+
+# --- the hooks ----------------------------------------------------------------------------
+
+
+def challenges_after_order(*, order: Order, actor: str = "") -> list[Outcome]:
+    """The order path's challenge step, at the end of the order's reconciliation, in its
+    transaction and under its row lock: recompute the member's progress in the active
+    order challenges whose dates hold the order. One indexed query for a shop without
+    any."""
+    if order.member_id is None or order.placed_at is None:
+        return []
+    placed = order.placed_at
+    live = [
+        c
+        for c in challenges_live(shop=order.shop_id)
+        if c.block in ORDER_BLOCKS and c.starts_at <= placed < c.ends_at
+    ]
+    if not live:
+        return []
+    return member_challenges_evaluate(
+        shop=order.shop, member=order.member, challenges=live, actor=actor or "order"
+    )
+
+
+def challenges_after_action(*, member: Member, action: str, occurred_at: datetime) -> list[Outcome]:
+    """After an action was awarded: recompute the member's progress in the active action
+    challenges that name it and whose dates hold it."""
+    live = [
+        c
+        for c in challenges_live(shop=member.shop_id)
+        if c.block == "actions"
+        and action in c.params["actions"]
+        and c.starts_at <= occurred_at < c.ends_at
+    ]
+    if not live:
+        return []
+    return member_challenges_evaluate(
+        shop=member.shop, member=member, challenges=live, actor="action"
+    )
+
+
+# --- the activation's catch-up ----------------------------------------------------------------
+
+
+def _backfill_candidates(challenge: Challenge):  # type: ignore[no-untyped-def]
+    """Members of the shop with something the challenge counts in its dates."""
+    members = Member.objects.filter(shop_id=challenge.shop_id)
+    if challenge.block == "actions":
+        return members.filter(
+            Exists(
+                ActionEvent.objects.filter(
+                    member=OuterRef("pk"),
+                    action__in=challenge.params["actions"],
+                    status=ActionEvent.Status.AWARDED,
+                    occurred_at__gte=challenge.starts_at,
+                    occurred_at__lt=challenge.ends_at,
+                )
+            )
+        )
+    return members.filter(
+        Exists(
+            Order.objects.filter(
+                member=OuterRef("pk"),
+                has_snapshot=True,
+                paid=True,
+                placed_at__gte=challenge.starts_at,
+                placed_at__lt=challenge.ends_at,
+            )
+        )
+    )
+
+
+def challenge_backfill_run(*, challenge_id: int, batch_size: int = BACKFILL_BATCH_SIZE) -> int:
+    """Count what members did in an activated challenge's dates before it was activated;
+    returns how many members were evaluated. In batches by member id; each member is its
+    own short transaction, and the challenge row records the last member of each batch
+    done, so a crash resumes after the last finished batch (evaluating a member twice,
+    by a resumed run or a second worker, changes nothing)."""
+    evaluated = 0
+    while True:
+        challenge = (
+            Challenge.objects.select_related("shop", "badge", "reward")
+            .filter(pk=challenge_id, status=Challenge.Status.ACTIVE, backfilled_at__isnull=True)
+            .first()
+        )
+        if challenge is None:
+            return evaluated  # done, archived, or unknown
+        batch = list(
+            _backfill_candidates(challenge)
+            .filter(pk__gt=challenge.backfill_member_id)
+            .order_by("pk")[:batch_size]
+        )
+        for member in batch:
+            member_challenges_evaluate(
+                shop=challenge.shop,
+                member=member,
+                challenges=[challenge],
+                actor="challenge-activation",
+            )
+        evaluated += len(batch)
+        done = len(batch) < batch_size
+        # The cursor only moves forward: a slower second worker cannot take it back.
+        Challenge.objects.filter(
+            pk=challenge.pk, backfill_member_id__lt=batch[-1].pk if batch else 0
+        ).update(backfill_member_id=batch[-1].pk if batch else 0, updated_at=now())
+        if done:
+            Challenge.objects.filter(pk=challenge.pk, backfilled_at__isnull=True).update(
+                backfilled_at=now(), updated_at=now()
+            )
+            return evaluated
+
+
+def challenge_backfills_resume() -> int:
+    """Run the catch-ups not finished (a lost message, a dead worker)."""
+    pending = list(
+        Challenge.objects.filter(
+            status=Challenge.Status.ACTIVE,
+            backfilled_at__isnull=True,
+            shop__state=Shop.State.INSTALLED,
+        ).values_list("pk", flat=True)
+    )
+    return sum(challenge_backfill_run(challenge_id=pk) for pk in pending)
