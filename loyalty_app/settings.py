@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "loyalty_app.rewards",
     "loyalty_app.challenges",
     "loyalty_app.privacy",
+    "loyalty_app.referrals",
     "loyalty_app.surveys",
     "loyalty_app.analytics",
     "loyalty_app.merchant_admin",

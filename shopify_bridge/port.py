@@ -24,6 +24,7 @@ from .embedded import admin_frame_ancestors, admin_identity, admin_page_head
 from .outbox.selectors import admin_calls_failed_count, admin_calls_recent
 from .outbox.services import AdminCallNotRetryable, admin_call_retry
 from .product_facts import purchase_with_product_facts
+from .referral_delivery import referral_welcome_deliver
 from .rewards_delivery import redemption_deliver
 from .tier_sync import tier_changes_publish
 from .translate import PayloadError, purchase_from_payload
@@ -73,6 +74,7 @@ __all__ = [
     "lines_with_product_facts",
     "purchase_from_order_payload",
     "redemption_deliver",
+    "referral_welcome_deliver",
     "shopper_identity",
     "tier_changes_publish",
     "usage_charge_send",

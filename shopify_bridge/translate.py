@@ -209,6 +209,52 @@ def _discount_codes(value: Any) -> tuple[str, ...]:
     return tuple(codes.values())
 
 
+def _order_email(data: dict[str, Any], customer: CustomerRef | None) -> str:
+    """The order's email (``email``, else ``contact_email``), else its customer's."""
+    for key in ("email", "contact_email"):
+        email = _text(data.get(key), 254).strip()
+        if "@" in email:
+            return email
+    return customer.email if customer is not None else ""
+
+
+def _collapsed(value: Any) -> str:
+    """Lower case, letters and digits only, one space between words."""
+    text = _text(value).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def shipping_fingerprint(value: Any) -> str:
+    """The shipping address as one normalized text (street, unit, city, postcode, country),
+    so "12 Main St." and "12 main st" match; "" when there is no street."""
+    if not isinstance(value, dict):
+        return ""
+    street = _collapsed(value.get("address1"))
+    if not street:
+        return ""
+    parts = [
+        street,
+        _collapsed(value.get("address2")),
+        _collapsed(value.get("city")),
+        _collapsed(value.get("zip")).replace(" ", ""),
+        _collapsed(value.get("country_code") or value.get("country")),
+    ]
+    return "|".join(parts)
+
+
+def payment_fingerprint(value: Any) -> str:
+    """The card as ``bin:last4`` from REST ``payment_details`` (``credit_card_bin``, and
+    the digits ending ``credit_card_number`` "•••• •••• •••• 4242"); "" unless both are
+    there. Only this goes on, to be hashed: never the rest of the card's details."""
+    if not isinstance(value, dict):
+        return ""
+    card_bin = "".join(ch for ch in _text(value.get("credit_card_bin"), 20) if ch.isdigit())
+    digits = "".join(ch for ch in _text(value.get("credit_card_number"), 40) if ch.isdigit())
+    if not card_bin or len(digits) < 4:
+        return ""
+    return f"{card_bin}:{digits[-4:]}"
+
+
 def purchase_from_payload(payload: Any) -> Purchase:
     data = _obj(payload, "order")
     order_id = _id(data.get("id"), "id")
@@ -241,6 +287,9 @@ def purchase_from_payload(payload: Any) -> Purchase:
         tax=_shop_money(data, "total_tax", "total_tax"),
         refunds=refunds,
         discount_codes=_discount_codes(data.get("discount_codes")),
+        email=_order_email(data, customer),
+        shipping_fingerprint=shipping_fingerprint(data.get("shipping_address")),
+        payment_fingerprint=payment_fingerprint(data.get("payment_details")),
     )
 
 

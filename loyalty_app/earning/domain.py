@@ -88,3 +88,8 @@ class Purchase:
     # The discount codes the shopper entered, as typed (a reward's code is matched
     # without regard to case: rewards.lifecycle).
     discount_codes: tuple[str, ...] = ()
+    # Who placed it and how, for referral fraud rules. The bridge normalizes them; the
+    # engine stores only salted hashes (``earning.fingerprints``), never the text.
+    email: str = ""
+    shipping_fingerprint: str = ""  # the shipping address, normalized; "" when none
+    payment_fingerprint: str = ""  # the card's BIN and last digits; "" when not given

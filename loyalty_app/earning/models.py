@@ -59,6 +59,13 @@ class Order(models.Model):
     # Defaults in the database too: bulk SQL (benchmarks, imports) need not name them.
     tier = models.CharField(max_length=100, blank=True, default="", db_default="")
     tier_multiplier = models.DecimalField(max_digits=7, decimal_places=4, default=1, db_default=1)
+    # Referral fraud rules compare these: salted sha256 (``earning.fingerprints``) of the
+    # order's email, shipping address and card, never the text. The discount codes are
+    # the ones the order carried, case-folded. Database defaults: bulk SQL need not name them.
+    email_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    shipping_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    payment_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    discount_codes = models.JSONField(null=True, blank=True)
     points_target = models.BigIntegerField(default=0)
     points_awarded = models.BigIntegerField(default=0)
     pending_until = models.DateTimeField(

@@ -18,6 +18,7 @@ from loyalty_app.shops.models import Shop
 
 from .calculation import eligible_amount, refunded_amount
 from .domain import Purchase, PurchaseLine, Refund, RefundLine
+from .fingerprints import email_normalized, fingerprint_hash
 from .models import Campaign, Order, OrderRefund, Program
 from .policies import ProgramConfig, program_from_dict
 from .rules import (
@@ -184,6 +185,9 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
     from loyalty_app.tiers.services import member_tier_after_order  # tiers imports earning
 
     member_tier_after_order(order=order)
+    from loyalty_app.referrals.services import referral_order_settle  # referrals imports earning
+
+    referral_order_settle(order=order, actor=actor)
     from loyalty_app.challenges.services import challenges_after_order  # imports earning
 
     challenges_after_order(order=order, actor=actor)
@@ -259,6 +263,7 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
         order.shipping_amount = purchase.shipping
         order.tax_amount = purchase.tax
         order.placed_at = purchase.placed_at or order.placed_at
+        _fingerprints_set(order=order, purchase=purchase)
         if purchase.updated_at is not None:
             order.source_updated_at = purchase.updated_at
         if not order.has_snapshot:
@@ -288,6 +293,25 @@ def order_sync(*, shop: Shop, purchase: Purchase, actor: str = "") -> Order:
     _pending_settle(order)
     _order_reconcile(order=order, actor=actor)
     return order
+
+
+def _fingerprints_set(*, order: Order, purchase: Purchase) -> None:
+    """Keep the salted hashes of the buyer's email, address and card (a later snapshot
+    without one keeps the earlier), and the codes the order carried."""
+    shop_id = order.shop_id
+    order.email_hash = (
+        fingerprint_hash(shop_id=shop_id, value=email_normalized(purchase.email))
+        or order.email_hash
+    )
+    order.shipping_hash = (
+        fingerprint_hash(shop_id=shop_id, value=purchase.shipping_fingerprint)
+        or order.shipping_hash
+    )
+    order.payment_hash = (
+        fingerprint_hash(shop_id=shop_id, value=purchase.payment_fingerprint) or order.payment_hash
+    )
+    if purchase.discount_codes:
+        order.discount_codes = [code.casefold() for code in purchase.discount_codes]
 
 
 def _tier_when_placed(*, shop: Shop, member: Member | None) -> tuple[str, Decimal]:

@@ -31,6 +31,7 @@ from loyalty_app.members.models import Member
 from loyalty_app.members.selectors import member_get
 from loyalty_app.merchant_admin.models import WidgetSettings
 from loyalty_app.merchant_admin.selectors import widget_settings_get
+from loyalty_app.referrals.selectors import widget_referral_state
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.rewards.selectors import rewards_list
 from loyalty_app.shops.models import Shop
@@ -401,6 +402,7 @@ def widget_state(*, shop: Shop, customer_id: str, at: datetime) -> dict[str, Any
         state["rewards"] = rewards_data(config=config, at=at, balance=None)
     else:
         state.update(member_state(shop=shop, member=member, config=config, at=at))
+        state["referral"] = widget_referral_state(shop=shop, member=member)
     return state
 
 

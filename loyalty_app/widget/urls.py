@@ -3,6 +3,7 @@ them as ``/apps/loyalty/<path>``."""
 
 from django.urls import path
 
+from loyalty_app.referrals import views as referral_views
 from loyalty_app.surveys import views as survey_views
 
 from . import views
@@ -16,4 +17,6 @@ urlpatterns = [
     path("birthday", views.BirthdayApi.as_view(), name="birthday"),
     path("product-points", views.ProductPointsApi.as_view(), name="product-points"),
     path("survey", survey_views.SurveyApi.as_view(), name="survey"),
+    # A member's referral link: the friend's landing page (HTML, not the widget's JSON).
+    path("r/<str:code>", referral_views.landing, name="referral-landing"),
 ]

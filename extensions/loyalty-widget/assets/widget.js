@@ -244,10 +244,41 @@
         return el("li", {}, [codeBox(c, false)]);
       }))]));
     }
+    if (state.referral) body.appendChild(referralSection(state.referral));
     body.appendChild(section("Ways to earn", [actionList()]));
     body.appendChild(section("History", [history()]));
   }
 
+  // Refer a friend: the member's link (on this storefront, through the app proxy), a copy
+  // button, the friend's offer and the member's reward in words, and the counts so far.
+  function referralSection(r) {
+    var link = window.location.origin + proxy + r.path;
+    var reward = r.referrer_points != null ? pts(r.referrer_points) : r.referrer_reward;
+    var input = el("input", { id: "lw-ref-link", class: "lw-ref-link", type: "text", readonly: true, value: link, "aria-label": "Your referral link", onfocus: function (e) { e.currentTarget.select(); } });
+    return section("Refer a friend", [
+      el("p", { class: "lw-ref-offer", text: "Give your friends " + r.friend_offer + ". Get " + reward + " when their first order is confirmed." }),
+      el("div", { class: "lw-code-row" }, [
+        input,
+        el("button", { type: "button", class: "lw-btn lw-small", text: "Copy link", "aria-label": "Copy your referral link", onclick: function () { copyLink(link); } }),
+      ]),
+      el("p", { class: "lw-muted lw-ref-counts", text: r.friends_referred + (r.friends_referred === 1 ? " friend" : " friends") + " referred \u00b7 " + r.rewards_earned + (r.rewards_earned === 1 ? " reward" : " rewards") + " earned" }),
+    ]);
+  }
+
+  function copyLink(link) {
+    var done = function () { say("Referral link copied."); };
+    var failed = function () { say("Copy failed: select the link and copy it.", true); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(link).then(done, failed);
+    } else {
+      var area = el("textarea", { class: "lw-offscreen", readonly: true });
+      area.value = link;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy"); done(); } catch (e) { failed(); }
+      area.remove();
+    }
+  }
   function codeBox(r, fresh) {
     var kids = [];
     if (fresh) kids.push(el("p", {}, [el("strong", { text: "Your new code: " + r.title })]));
