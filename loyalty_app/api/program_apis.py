@@ -42,9 +42,12 @@ class ServiceUnavailable(APIException):
 
 
 def _program_body(program: Program | None) -> dict[str, Any]:
+    config = program_config(program)
     return {
         "version": program.version if program else None,
-        "rules": program_config(program).to_dict(),
+        "rules": config.to_dict(),
+        # What the shop calls its points (also in rules when not the default).
+        "points_name": config.points_name.to_dict(),
         "updated_at": program.created_at.isoformat() if program else None,
         "updated_by": program.created_by if program else None,
     }
@@ -63,7 +66,8 @@ class ProgramApi(APIView):
         responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
         summary="Replace the earning rules: points_per_unit, include_shipping, include_tax, "
         "rounding (down|nearest|up), min_order_amount, max_points_per_order, line_rules "
-        "[{field: product_type|vendor|tag|collection|sku|product_id, value, multiplier | exclude}]",
+        "[{field: product_type|vendor|tag|collection|sku|product_id, value, multiplier | exclude}]"
+        ", points_name {singular, plural} (what the shop calls its points; default point/points)",
     )
     def put(self, request: Request) -> Response:
         try:

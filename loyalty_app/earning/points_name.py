@@ -13,6 +13,7 @@ lower-case as given ("gold coin"/"gold coins"); the default is "point"/"points".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +61,26 @@ class PointsName:
         """``+120 stars``, ``-50 stars``."""
         return f"{int(n):+,d} {self.word(n)}"
 
+    def rename(self, text: str) -> str:
+        """A stored text in the shop's words: "point(s)"/"Point(s)" as whole words become
+        the shop's name ("Points expired after 12 months" -> "Stars expired after 12
+        months"). For ledger reasons and kind labels written before or without the name;
+        the ledger itself is never rewritten. Unchanged for the default name."""
+        if self.is_default or not text:
+            return text
+
+        def word(match: re.Match[str]) -> str:
+            found = match.group(0)
+            new = self.plural if found.lower() == "points" else self.singular
+            return new[:1].upper() + new[1:] if found[:1] == "P" else new
+
+        return _POINT_WORD.sub(word, text)
+
     def to_dict(self) -> dict[str, str]:
         return {"singular": self.singular, "plural": self.plural}
+
+
+_POINT_WORD = re.compile(r"\b[Pp]oints?\b")
 
 
 DEFAULT_POINTS_NAME = PointsName()

@@ -29,6 +29,9 @@ _PATH_TO_INPUT = {
     "expiry.mode": "expiry_mode",
     "expiry.months": "expiry_months",
     "expiry.reminder_days": "expiry_reminder_days",
+    "points_name": "points_singular",
+    "points_name.singular": "points_singular",
+    "points_name.plural": "points_plural",
     "limit": "limit_count",
     "limit.count": "limit_count",
     "limit.period": "limit_period",
@@ -118,6 +121,8 @@ class ProgramForm:
             "expiry_mode": expiry.get("mode", "off"),
             "expiry_months": expiry.get("months", 12),
             "expiry_reminder_days": expiry.get("reminder_days", 30),
+            "points_singular": (config.get("points_name") or {}).get("singular", "point"),
+            "points_plural": (config.get("points_name") or {}).get("plural", "points"),
         }
         rules = [
             {
@@ -158,6 +163,8 @@ class ProgramForm:
             "expiry_mode": _text(post, "expiry_mode"),
             "expiry_months": _text(post, "expiry_months"),
             "expiry_reminder_days": _text(post, "expiry_reminder_days"),
+            "points_singular": _text(post, "points_singular"),
+            "points_plural": _text(post, "points_plural"),
         }
         rules = [
             {
@@ -224,6 +231,12 @@ class ProgramForm:
                 expiry[name] = _int_or_raw(str(v[key]))
         data["expiry"] = expiry
         data["enabled"] = v["enabled"]
+        # Both names blank: the default ("point"/"points"); one blank is an error.
+        if v.get("points_singular", "") or v.get("points_plural", ""):
+            data["points_name"] = {
+                "singular": v.get("points_singular", ""),
+                "plural": v.get("points_plural", ""),
+            }
         rules, self.rule_rows = [], []
         for row, rule in enumerate(self.line_rules):
             if not rule["value"] and not rule["multiplier"]:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from loyalty_app.actions.selectors import shop_zone
+from loyalty_app.challenges.selectors import widget_challenges
 from loyalty_app.earning.domain import PurchaseLine
 from loyalty_app.earning.models import ActionEvent
 from loyalty_app.earning.points_name import DEFAULT_POINTS_NAME, PointsName
@@ -35,6 +36,7 @@ from loyalty_app.referrals.selectors import widget_referral_state
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.rewards.selectors import rewards_list
 from loyalty_app.shops.models import Shop
+from loyalty_app.surveys.selectors import survey_prompt
 from loyalty_app.tiers.models import MemberTier
 from loyalty_app.tiers.policies import TierProgramConfig
 from loyalty_app.tiers.selectors import member_tier_progress, tier_program_current_config
@@ -321,7 +323,10 @@ def tier_data(*, shop: Shop, member: Member, config: ShopProgram, at: datetime) 
     return data
 
 
-def member_history(*, member: Member) -> list[dict[str, Any]]:
+def member_history(
+    *, member: Member, name: PointsName = DEFAULT_POINTS_NAME
+) -> list[dict[str, Any]]:
+    """The member's last entries; their texts say "points" in the shop's words."""
     entries = (
         LedgerEntry.objects.filter(shop_id=member.shop_id, member=member)
         .only("id", "kind", "points", "reason", "created_at")
@@ -334,7 +339,7 @@ def member_history(*, member: Member) -> list[dict[str, Any]]:
             "at": entry.created_at.isoformat(),
             "points": entry.points,
             "kind": entry.kind,
-            "text": entry.reason or labels.get(entry.kind, entry.kind),
+            "text": name.rename(entry.reason or labels.get(entry.kind, entry.kind)),
         }
         for entry in entries
     ]
@@ -381,7 +386,7 @@ def member_state(
         "actions": member_actions(shop=shop, member=member, program=config.program, at=at),
         "rewards": rewards_data(config=config, at=at, balance=balance),
         "codes": member_codes(member=member),
-        "history": member_history(member=member),
+        "history": member_history(member=member, name=config.program.points_name),
     }
 
 
@@ -402,7 +407,11 @@ def widget_state(*, shop: Shop, customer_id: str, at: datetime) -> dict[str, Any
         state["rewards"] = rewards_data(config=config, at=at, balance=None)
     else:
         state.update(member_state(shop=shop, member=member, config=config, at=at))
+        # After a redemption: the likelihood-to-recommend question, or None.
+        state["survey"] = survey_prompt(shop=shop, member=member, at=at)
         state["referral"] = widget_referral_state(shop=shop, member=member)
+        # Running challenges with the member's progress, and their badges (or None).
+        state["challenges"] = widget_challenges(shop=shop, member=member, at=at)
     return state
 
 

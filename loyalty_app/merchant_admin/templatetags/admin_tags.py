@@ -59,6 +59,13 @@ def points_filter(value: Any, name: Any = None) -> str:
 
 
 @register.filter
+def points_words(text: Any, name: Any = None) -> str:
+    """``{{ entry.reason|points_words:points_name }}``: "points" in a stored text in the
+    shop's own words (``PointsName.rename``)."""
+    return _points_name(name).rename("" if text is None else str(text))
+
+
+@register.filter
 def field_error(errors: Any, name: str) -> str:
     """The error recorded for one input (``FormErrors`` or a dict), or empty."""
     if not errors:
@@ -83,6 +90,8 @@ _LABELS = {
     "expiry_mode": "Expiry",
     "expiry_months": "Expiry months",
     "expiry_reminder_days": "Reminder days",
+    "points_singular": "Name of one point",
+    "points_plural": "Name of many points",
     "enabled": "Program on",
     "applies_to_field": "Applies to field",
     "applies_to_value": "Applies to value",
