@@ -8,12 +8,15 @@ e.g. a rate of nothing) is null.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty_app.cashback.policies import money_text
 
 from .selectors import Behaviour, Report, percent_change
 from .simulation import Side, WhatIf
+
+if TYPE_CHECKING:
+    from loyalty_app.surveys.selectors import Nps
 
 
 def money(value: Decimal | None, currency: str) -> str | None:
@@ -89,7 +92,30 @@ def summary(report: Report) -> dict[str, Any]:
             "attributed_revenue": money(roi.attributed_revenue, currency),
             "roi": rate(roi.roi),
         },
+        "nps": nps_data(report.nps),
     }
+
+
+def nps_data(figures: Nps) -> dict[str, Any]:
+    """The survey's net promoter score (-100 to 100, one decimal, text) and its counts."""
+    score = figures.score
+    return {
+        "score": None if score is None else format(score, "f"),
+        "responses": figures.responses,
+        "promoters": figures.promoters,
+        "passives": figures.passives,
+        "detractors": figures.detractors,
+        "dismissed": figures.dismissed,
+    }
+
+
+def nps_change(current: dict[str, Any], previous: dict[str, Any]) -> str | None:
+    """The score's change against the previous period, in points ("+12.5"), not percent:
+    a score runs from -100 to 100, so a percent of it means nothing. None: no basis."""
+    now_score, before = current["nps"]["score"], previous["nps"]["score"]
+    if now_score is None or before is None:
+        return None
+    return format(Decimal(now_score) - Decimal(before), "+f")
 
 
 # The headline figures compared with the previous period: (section, key, label).
@@ -220,6 +246,7 @@ def as_data(report: Report, previous: Report) -> dict[str, Any]:
             **before,
         },
         "changes": changes(now_summary, before),
+        "nps_change": nps_change(now_summary, before),
     }
 
 

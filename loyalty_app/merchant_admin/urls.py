@@ -4,7 +4,7 @@ token (``auth.admin_page``)."""
 from django.urls import path
 
 from .views import activity, campaigns, customers, home, program, rewards, settings, tiers
-from .views.analytics import analytics
+from .views.analytics import analytics, survey_settings
 
 app_name = "merchant_admin"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("program/", program.program, name="program"),
     path("analytics/", analytics, name="analytics"),
+    path("analytics/survey", survey_settings, name="survey-settings"),
     path("program/status", program.program_status, name="program-status"),
     path("campaigns/", campaigns.campaigns, name="campaigns"),
     path("campaigns/new", campaigns.campaign_new, name="campaign-new"),

@@ -15,6 +15,7 @@ from loyalty_app.imports.models import ImportJob
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member, MemberEvent
 from loyalty_app.shops.models import Shop
+from loyalty_app.surveys.selectors import member_responses_data
 
 from .digests import customer_digest, email_digest
 from .importfiles import Subject, import_lines_about
@@ -112,6 +113,7 @@ def _member_data(member: Member) -> dict[str, Any]:
             {"kind": e.kind, "data": e.data, "created_at": _time(e.created_at)}
             for e in events.iterator(chunk_size=1000)
         ],
+        "survey_responses": member_responses_data(member=member),
     }
 
 

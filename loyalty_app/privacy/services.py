@@ -20,6 +20,7 @@ from loyalty_app.imports.models import ImportJob
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member, MemberEvent
 from loyalty_app.shops.models import ApiToken, Shop
+from loyalty_app.surveys.services import survey_comments_erase
 
 from .digests import customer_digest, email_digest, request_digest
 from .importfiles import Subject, import_content_scrub
@@ -161,6 +162,8 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
         for name, count in _member_anonymize(member).items():
             summary[name] += count
     summary["import_lines"] = _imports_scrub(shop=shop, subject=subject)
+    # What they wrote in the survey; their scores stay (the figures do not move).
+    summary["survey_comments"] = survey_comments_erase(shop=shop, members=members)
     # Earlier answers to the customer's data requests hold everything: they go too (the
     # request's id and dates stay, so the merchant sees it was answered).
     asked = Q(customer_id__in=subject.customer_ids)

@@ -237,6 +237,7 @@
     }
     body.appendChild(el("div", { class: "lw-card" }, card));
     if (lastRedemption) body.appendChild(codeBox(lastRedemption, true));
+    if (state.survey) body.appendChild(surveyBox(state.survey));
     body.appendChild(section("Rewards", [rewardList(true)]));
     var codes = state.codes.filter(function (c) { return c.code; });
     if (codes.length) {
@@ -279,6 +280,52 @@
       area.remove();
     }
   }
+  // The likelihood-to-recommend survey after a redemption: a score from 0 to 10 and an
+  // optional comment, or "No thanks". The app keeps the first answer per redemption, so a
+  // repeated send changes nothing; once answered, the state no longer asks.
+  function surveyBox(s) {
+    var chosen = null, buttons = [];
+    var err = el("p", { class: "lw-err", role: "alert" });
+    var comment = el("textarea", { id: "lw-survey-comment", name: "comment", rows: "2", maxlength: "1000" });
+    for (var i = 0; i <= 10; i++) {
+      buttons.push(el("button", { type: "button", class: "lw-score", "aria-pressed": "false", "aria-label": i + " out of 10", "data-score": String(i), text: String(i), onclick: function (e) {
+        chosen = Number(e.currentTarget.dataset.score);
+        buttons.forEach(function (b) { b.setAttribute("aria-pressed", b === e.currentTarget ? "true" : "false"); });
+      } }));
+    }
+    var send = el("button", { type: "submit", class: "lw-btn lw-small", text: "Send" });
+    var form = el("form", { class: "lw-survey", novalidate: true, onsubmit: function (e) {
+      e.preventDefault();
+      if (chosen === null) { err.textContent = "Choose a score from 0 to 10."; say(err.textContent, true); return; }
+      answerSurvey(s, { score: chosen, comment: comment.value }, send, err);
+    } }, [
+      el("fieldset", { class: "lw-scale-set" }, [
+        el("legend", { text: s.question }),
+        el("div", { class: "lw-scores" }, buttons),
+        el("div", { class: "lw-scale lw-muted", "aria-hidden": "true" }, [el("span", { text: "0 Not likely" }), el("span", { text: "10 Very likely" })]),
+      ]),
+      el("label", { for: "lw-survey-comment", text: "Anything to add? (optional)" }), comment,
+      el("div", { class: "lw-code-row" }, [send, el("button", { type: "button", class: "lw-btn lw-small lw-ghost", text: "No thanks", onclick: function (e) { answerSurvey(s, { dismissed: true }, e.currentTarget, err); } })]),
+      err,
+    ]);
+    return section("Quick question", [form]);
+  }
+
+  function answerSurvey(s, answer, button, err) {
+    answer.redemption_id = s.redemption_id;
+    button.disabled = true;
+    api("survey", answer).then(function (d) {
+      state.survey = null;
+      render();
+      say(d.message || "No problem. Enjoy your reward!");
+    }, function (d) {
+      // Closed meanwhile (the survey was turned off, or the reward was not delivered).
+      if (d.status === 404 || d.status === 409) { state.survey = null; render(); }
+      else { button.disabled = false; err.textContent = d.error; }
+      say(d.error, true);
+    });
+  }
+
   function codeBox(r, fresh) {
     var kids = [];
     if (fresh) kids.push(el("p", {}, [el("strong", { text: "Your new code: " + r.title })]));

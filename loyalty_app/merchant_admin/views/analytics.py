@@ -12,12 +12,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from loyalty_app.analytics.charts import line_chart
 from loyalty_app.analytics.periods import Period, PeriodError, period_from_query
-from loyalty_app.analytics.presenters import HEADLINES, changes, summary, tables, what_if_data
+from loyalty_app.analytics.presenters import (
+    HEADLINES,
+    changes,
+    nps_change,
+    summary,
+    tables,
+    what_if_data,
+)
 from loyalty_app.analytics.selectors import Report, report
 from loyalty_app.analytics.simulation import DEFAULT_MONTHS, MAX_MONTHS, what_if
 from loyalty_app.cashback.policies import money_text
@@ -25,11 +33,20 @@ from loyalty_app.common.time import now
 from loyalty_app.earning.policies import program_from_dict
 from loyalty_app.earning.rules import ROUNDINGS, RulesError
 from loyalty_app.earning.selectors import program_config, program_current
+from loyalty_app.surveys.models import SurveySettings
+from loyalty_app.surveys.selectors import (
+    RESPONSES_HEADER,
+    question_text,
+    responses_rows,
+    survey_settings_get,
+)
+from loyalty_app.surveys.services import survey_settings_update
 from loyalty_app.tiers.selectors import shop_zone
 
 from ..auth import admin_page
 from ..chart import points_chart
-from .common import admin_render
+from ..forms import FormErrors
+from .common import admin_redirect, admin_render
 
 REPORT_TTL_SECONDS = 300
 BLUE, AMBER = "#2c6ecb", "#b98900"
@@ -120,13 +137,16 @@ def _export(current: Report, name: str) -> HttpResponse:
     if found is None:
         raise Http404("no such table")
     header, rows = found
+    return _csv(header, rows, name, current.period)
+
+
+def _csv(header: list[str], rows: list[list[Any]], name: str, period: Period) -> HttpResponse:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
         writer.writerow([_csv_safe(cell) for cell in row])
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    period = current.period
     filename = f"analytics-{name}-{period.first_day}-{period.last_day}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -187,13 +207,57 @@ def _what_if(request: HttpRequest, shop: Any) -> dict[str, Any]:
 @require_GET
 @admin_page
 def analytics(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@require_POST
+@admin_page
+def survey_settings(request: HttpRequest) -> HttpResponse:
+    """The survey card's form: on/off and the question, audited (``surveys.services``)."""
     shop = request.shop  # type: ignore[attr-defined]
+    values = {
+        "enabled": request.POST.get("enabled") == "on",
+        "question": request.POST.get("question", ""),
+    }
+    try:
+        survey_settings_update(
+            shop=shop,
+            enabled=values["enabled"],
+            question=values["question"],
+            actor=request.admin_user,  # type: ignore[attr-defined]
+        )
+    except ValidationError as exc:
+        errors = FormErrors()
+        for name, messages in exc.message_dict.items():
+            errors.add(name, messages[0])
+        return _page(request, survey={"values": values, "errors": errors}, status=400)
+    return admin_redirect(
+        request,
+        "merchant_admin:analytics",
+        toast="survey_saved",
+        **{"from": request.POST.get("from", ""), "to": request.POST.get("to", "")},
+    )
+
+
+def _survey_card(shop: Any) -> dict[str, Any]:
+    row = survey_settings_get(shop=shop)
+    return {
+        "values": {"enabled": row.enabled, "question": row.question},
+        "errors": FormErrors(),
+    }
+
+
+def _page(
+    request: HttpRequest, *, survey: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    shop = request.shop  # type: ignore[attr-defined]
+    query = request.GET if request.method == "GET" else request.POST
     zone = shop_zone(shop)
     period_error = ""
     try:
         period = period_from_query(
-            first=request.GET.get("from") or None,
-            last=request.GET.get("to") or None,
+            first=query.get("from") or None,
+            last=query.get("to") or None,
             zone=zone,
             today=now().astimezone(zone).date(),
         )
@@ -203,6 +267,10 @@ def analytics(request: HttpRequest) -> HttpResponse:
             first=None, last=None, zone=zone, today=now().astimezone(zone).date()
         )
     current, previous = _reports(shop, period)
+    if request.GET.get("export") == "nps_responses":
+        return _csv(
+            RESPONSES_HEADER, responses_rows(shop=shop, period=period), "nps_responses", period
+        )
     if request.GET.get("export"):
         return _export(current, request.GET["export"])
 
@@ -268,6 +336,12 @@ def analytics(request: HttpRequest) -> HttpResponse:
                 for header, rows in [every[name]]
             ],
             "what_if": _what_if(request, shop),
+            "nps": now_summary["nps"],
+            "nps_previous": before["nps"],
+            "nps_change": nps_change(now_summary, before),
+            "survey": survey or _survey_card(shop),
+            "default_question": question_text(shop=shop, settings=SurveySettings(shop=shop)),
         },
+        status=status,
         active="merchant_admin:analytics",
     )

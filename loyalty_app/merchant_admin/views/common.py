@@ -47,6 +47,7 @@ TOASTS = {
     "reward_created": "Reward created",
     "reward_saved": "Reward saved",
     "reward_archived": "Reward archived",
+    "survey_saved": "Survey saved",
 }
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9-]{8,100}$")
