@@ -7,6 +7,9 @@ derived data: deleting them and running the refresh again rebuilds the same rows
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from django.db import models
 
 from loyalty_app.shops.models import Shop
@@ -18,11 +21,15 @@ class RollupWatermark(models.Model):
 
     Invariants: every ledger entry with ``id <= ledger_id`` and every order with
     ``updated_at <= orders_at`` (less the lag the refresh reads again) is counted in the
-    rollups; ``zone`` is the time zone of the rollup days (a new zone rebuilds them).
+    rollups; ``zone`` is the time zone of the rollup days and ``version`` the layout of
+    the rollups (another one rebuilds them).
     """
 
     shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="rollup_watermark")
     zone = models.CharField(max_length=64, blank=True)
+    # The rollups' layout the rows were built with (services.ROLLUP_VERSION): a new
+    # rollup table is filled by a full rebuild, as a new zone is.
+    version = models.IntegerField(default=0)
     ledger_id = models.BigIntegerField(default=0)
     ledger_at = models.DateTimeField(null=True, blank=True)
     action_id = models.BigIntegerField(default=0)
@@ -124,3 +131,112 @@ class AnalyticsActiveDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop_id} {self.day} after {self.previous_day}"
+
+
+class ExactNumberField(models.Field):  # type: ignore[type-arg]
+    """A PostgreSQL ``numeric`` without a fixed scale: a quotient stored with every digit
+    the database computed it with, so sums of it equal the report's own aggregates."""
+
+    description = "A number of any scale"
+
+    def db_type(self, connection: Any) -> str:
+        return "numeric"
+
+
+class AnalyticsOrder(models.Model):
+    """One counted order (paid, not cancelled, not fully refunded, not a test) and its
+    place among its customer's counted orders in (``placed_at``, order id) order.
+
+    A member's rows are always rewritten together from the member's orders; a guest order
+    is its own customer (no previous or next order). ``revenue_to_date`` and
+    ``orders_to_date`` sum the customer's counted orders up to and including this one;
+    ``days_between`` is ``(placed_at - first order) / 86400 s / (orders_to_date - 1)``
+    computed as the report computes it (null for a first order). ``joined_day``: the local
+    day of the member's ``CustomerStats.joined_at`` (null: not a member, or a guest). Days
+    are local days of the shop's zone. ``AnalyticsBuyerDay`` is the sum of these rows'
+    contributions (services.BUYER_CONTRIBUTIONS).
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="analytics_orders")
+    order_id = models.BigIntegerField()
+    member_id = models.BigIntegerField(null=True, blank=True)
+    placed_at = models.DateTimeField()
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    next_day = models.DateField(null=True, blank=True)
+    revenue = models.DecimalField(max_digits=18, decimal_places=4)
+    orders_to_date = models.IntegerField()
+    revenue_to_date = models.DecimalField(max_digits=20, decimal_places=4)
+    days_between = ExactNumberField(null=True, blank=True)
+    joined_day = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "order_id"], name="analytics_order_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "member_id"], name="analytics_order_member"),
+            # The previous period's days between orders: the period's rows, index only.
+            models.Index(
+                fields=["shop", "day"],
+                include=["member_id", "placed_at", "previous_day", "next_day", "joined_day"],
+                name="analytics_order_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id}/{self.order_id}"
+
+
+class AnalyticsBuyerDay(models.Model):
+    """Signed sums of the customers' counted orders, keyed so that the buyers of any
+    period of whole days are one sum: for the period ``[first, last]``, the rows with
+    ``anchor_day >= first`` and ``day <= last`` add up to
+
+    - ``orders``, ``revenue``, ``guest_orders``: the period's orders (their rows have
+      ``day == anchor_day``, the order's day);
+    - ``customers``, ``revenue_to_date``, ``days_between_sum`` / ``days_between_count``:
+      one term per customer who bought in the period, that of the customer's last order
+      up to ``last`` (each order adds its term on its day and takes it back on the day of
+      the customer's next order, both anchored at the order's day);
+    - ``repeat_customers``: one per customer with two orders or more in the period (each
+      order adds one on its day and takes it back on the next order's day, anchored at
+      the day of the customer's previous order);
+
+    split by membership at the period's end: the member's joined day when it is after
+    the anchor day (``joined_day <= last``: a member then), ``JOINED`` when the customer
+    was a member by the anchor day (in every period these rows count in), ``NEVER`` for a
+    guest or a customer who never joined. Invariant: each row is the sum of the
+    contributions of the shop's ``AnalyticsOrder`` rows; rows that sum to nothing are
+    removed.
+    """
+
+    JOINED = date(1, 1, 1)
+    NEVER = date(9999, 12, 31)
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="analytics_buyer_days")
+    day = models.DateField()
+    anchor_day = models.DateField()
+    joined_day = models.DateField()
+    orders = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=22, decimal_places=4, default=0)
+    guest_orders = models.BigIntegerField(default=0)
+    customers = models.BigIntegerField(default=0)
+    revenue_to_date = models.DecimalField(max_digits=24, decimal_places=4, default=0)
+    days_between_sum = ExactNumberField(default=0)
+    days_between_count = models.BigIntegerField(default=0)
+    repeat_customers = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "day", "anchor_day", "joined_day"],
+                name="analytics_buyer_day_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "anchor_day", "day"], name="analytics_buyer_day_anchor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.day} from {self.anchor_day}"

@@ -48,7 +48,13 @@ from loyalty_app.surveys.selectors import Nps, nps
 from loyalty_app.tiers.models import MemberTier, TierEvent
 from loyalty_app.tiers.selectors import shop_zone
 
-from .models import AnalyticsActiveDay, AnalyticsDay, CustomerStats
+from .models import (
+    AnalyticsActiveDay,
+    AnalyticsBuyerDay,
+    AnalyticsDay,
+    AnalyticsOrder,
+    CustomerStats,
+)
 from .periods import Period
 from .services import rollups_behind, rollups_refresh
 
@@ -334,6 +340,96 @@ def _behaviour_groups(
         )
         outsiders += [int(i) for i in ids or ()]
     return groups[True], groups[False], sorted(outsiders)
+
+
+def buyers_rolled(
+    *, shop: Shop, period: Period, lifetime: bool = True
+) -> tuple[Behaviour, Behaviour]:
+    """(members, non-members) as ``behaviour`` computes them, from the rollups: the
+    period's ``AnalyticsBuyerDay`` rows (anchored in the period, up to its last day: at
+    most the period's days squared, whatever the number of customers). Exact for any
+    period, orders after it or not. One query.
+
+    ``lifetime=False`` (the previous period's headline figures) keeps ``behaviour``'s
+    meaning: revenue to date is the period's revenue, and the days between orders are
+    those of the period's orders, read from the period's ``AnalyticsOrder`` rows of the
+    customers with two orders or more in it (one more query, index only).
+    """
+    sql = (
+        "SELECT b.joined_day <= %s, SUM(b.customers), SUM(b.orders), SUM(b.revenue),"  # noqa: S608 - fixed names; values are parameters
+        " SUM(b.repeat_customers), SUM(b.revenue_to_date),"
+        " SUM(b.days_between_sum) / NULLIF(SUM(b.days_between_count), 0)"
+        f" FROM {_t(AnalyticsBuyerDay)} b WHERE b.shop_id = %s AND b.anchor_day >= %s"
+        " AND b.day >= %s AND b.day <= %s GROUP BY 1"
+    )
+    first, last = period.first_day, period.last_day
+    rows = _fetch(sql, [last, shop.pk, first, first, last])
+    gaps: dict[bool, Any] = {}
+    if not lifetime:
+        sql = (
+            "SELECT COALESCE(g.joined_day <= %s, false),"  # noqa: S608 - fixed names; values are parameters
+            " AVG(EXTRACT(EPOCH FROM (g.last - g.first)) / 86400.0 / (g.n - 1)) FROM ("
+            " SELECT MIN(r.placed_at) AS first, MAX(r.placed_at) AS last, COUNT(*) AS n,"
+            f" MIN(r.joined_day) AS joined_day FROM {_t(AnalyticsOrder)} r"
+            " WHERE r.shop_id = %s AND r.day >= %s AND r.day <= %s"
+            " AND r.member_id IS NOT NULL AND (r.previous_day >= %s OR r.next_day <= %s)"
+            " GROUP BY r.member_id) g GROUP BY 1"
+        )
+        gaps = dict(_fetch(sql, [last, shop.pk, first, last, first, last]))
+    empty = Behaviour(0, 0, ZERO, 0, ZERO, None, period.days)
+    groups = {True: empty, False: empty}
+    for joined, customers, orders, revenue, repeat, to_date, gap in rows:
+        if not customers:
+            continue  # the group's terms cancel out: nobody of it bought in the period
+        if not lifetime:
+            to_date, gap = revenue, gaps.get(bool(joined))
+        groups[bool(joined)] = Behaviour(
+            customers=int(customers),
+            orders=int(orders),
+            revenue=_dec(revenue),
+            repeat_customers=int(repeat),
+            revenue_to_date=_dec(to_date),
+            mean_days_between_orders=(
+                None if gap is None else Decimal(str(gap)).quantize(Decimal("0.1"))
+            ),
+            period_days=period.days,
+        )
+    return groups[True], groups[False]
+
+
+def guest_orders_rolled(*, shop: Shop, period: Period) -> int:
+    """``guest_orders`` from the period's ``AnalyticsBuyerDay`` rows of its days."""
+    total = AnalyticsBuyerDay.objects.filter(
+        shop=shop,
+        day__gte=period.first_day,
+        day__lte=period.last_day,
+        anchor_day__gte=period.first_day,
+    ).aggregate(n=Sum("guest_orders", default=0))["n"]
+    return int(total)
+
+
+def revenue_per_day_rolled(*, shop: Shop, period: Period) -> dict[date, tuple[Decimal, Decimal]]:
+    """``revenue_per_day`` from the ``AnalyticsBuyerDay`` rows of the period's days (the
+    rows of a day's own orders: ``anchor_day == day``), members being those who joined
+    by the period's last day. One query."""
+    sql = (
+        "SELECT b.day, b.joined_day <= %s, SUM(b.revenue)"  # noqa: S608 - fixed names; values are parameters
+        f" FROM {_t(AnalyticsBuyerDay)} b WHERE b.shop_id = %s AND b.anchor_day = b.day"
+        " AND b.day >= %s AND b.day <= %s AND b.anchor_day >= %s GROUP BY 1, 2"
+        " HAVING SUM(b.orders) > 0"
+    )
+    last = period.last_day
+    days: dict[date, tuple[Decimal, Decimal]] = {}
+    for day, joined, revenue in _fetch(
+        sql, [last, shop.pk, period.first_day, last, period.first_day]
+    ):
+        members, others = days.get(day, (ZERO, ZERO))
+        if joined:
+            members += _dec(revenue)
+        else:
+            others += _dec(revenue)
+        days[day] = (members, others)
+    return days
 
 
 def guest_orders(*, shop: Shop, period: Period) -> int:
@@ -825,8 +921,9 @@ def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
         members_total, new_members = _members_counts_rolled(shop=shop, period=period)
     else:
         members_total, new_members = _members_counts(shop=shop, period=period)
-    if rolled and detail and not _orders_after(shop=shop, moment=period.end):
-        joined, others, outsiders = behaviour_rolled(shop=shop, period=period)
+    outsiders: list[int] = []
+    if rolled:
+        joined, others = buyers_rolled(shop=shop, period=period, lifetime=detail)
     else:
         joined, others, outsiders = behaviour(shop=shop, period=period, lifetime=detail)
     pts = points_rolled(shop=shop, period=period) if rolled else points(shop=shop, period=period)
@@ -850,7 +947,11 @@ def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
         new_members=new_members,
         customers=joined.customers + others.customers,
         member_customers=joined.customers,
-        guest_orders=guest_orders(shop=shop, period=period),
+        guest_orders=(
+            guest_orders_rolled(shop=shop, period=period)
+            if rolled
+            else guest_orders(shop=shop, period=period)
+        ),
         active_members=pts.active_members,
     )
     return Report(
@@ -872,7 +973,11 @@ def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
         days=days if detail else [],
         members_days=members_per_day(shop=shop, period=period) if detail else {},
         revenue_days=(
-            revenue_per_day(shop=shop, period=period, outsiders=outsiders) if detail else {}
+            {}
+            if not detail
+            else revenue_per_day_rolled(shop=shop, period=period)
+            if rolled
+            else revenue_per_day(shop=shop, period=period, outsiders=outsiders)
         ),
         nps=nps(shop=shop, period=period),
     )

@@ -8,6 +8,12 @@ entries were written on or those members joined on. Each rollup table is written
 ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``, so a rerun, or rows read twice because
 of the lag, write the same values. The watermark row is locked for the whole refresh:
 two refreshes of a shop (the beat job and a report) run one after the other.
+
+The buyers (``AnalyticsOrder``, ``AnalyticsBuyerDay``): the touched members' order rows
+(and the touched guest orders') are rewritten whole, and each buyer-day row changes by
+the contributions of the new rows less those of the rows they replace, all in the same
+transaction under the watermark lock. Rows read twice replace themselves with equal
+rows, so a rerun changes nothing there either.
 """
 
 from __future__ import annotations
@@ -25,12 +31,22 @@ from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 from loyalty_app.tiers.selectors import shop_zone
 
-from .models import AnalyticsActiveDay, AnalyticsDay, CustomerStats, RollupWatermark
+from .models import (
+    AnalyticsActiveDay,
+    AnalyticsBuyerDay,
+    AnalyticsDay,
+    AnalyticsOrder,
+    CustomerStats,
+    RollupWatermark,
+)
 
 # Rows written this long before the watermark are read again: a transaction that took an
 # id or a timestamp earlier but committed after the last refresh is still counted.
 LAG = timedelta(minutes=10)
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+# The rollups' layout: a shop whose rows were built with another one is rebuilt in full
+# (2: the buyers, AnalyticsOrder and AnalyticsBuyerDay).
+ROLLUP_VERSION = 2
 
 COUNTED = (
     "o.has_snapshot AND NOT o.test AND o.paid AND NOT o.cancelled "
@@ -71,7 +87,7 @@ def rollups_behind(*, shop: Shop) -> bool:
     watermark (or no rollups yet): then a report refreshes before it reads. Index probes
     only; the re-read of the last ``LAG`` is the beat job's."""
     mark = RollupWatermark.objects.filter(shop=shop).first()
-    if mark is None or mark.zone != shop_zone(shop).key:
+    if mark is None or mark.zone != shop_zone(shop).key or mark.version != ROLLUP_VERSION:
         return True
     sql = (
         f"SELECT EXISTS (SELECT 1 FROM {_t(LedgerEntry)} WHERE shop_id = %s AND id > %s)"  # noqa: S608 - fixed names; values are parameters
@@ -89,18 +105,25 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
     ledger, actions and orders. Idempotent; PostgreSQL only (the report's condition)."""
     with transaction.atomic():
         _execute(
-            f"INSERT INTO {_t(RollupWatermark)} (shop_id, zone, ledger_id, action_id, order_id)"  # noqa: S608 - fixed names; values are parameters
-            " VALUES (%s, '', 0, 0, 0) ON CONFLICT (shop_id) DO NOTHING",
+            f"INSERT INTO {_t(RollupWatermark)} (shop_id, zone, version,"
+            " ledger_id, action_id, order_id)"  # noqa: S608 - fixed names; values are parameters
+            " VALUES (%s, '', 0, 0, 0, 0) ON CONFLICT (shop_id) DO NOTHING",
             [shop.pk],
         )
         mark = RollupWatermark.objects.select_for_update().get(shop=shop)
         zone = shop_zone(shop).key
-        full = mark.zone != zone
+        full = mark.zone != zone or mark.version != ROLLUP_VERSION
         if full:
-            # Days are local: another time zone moves every entry's day, so rebuild.
-            AnalyticsDay.objects.filter(shop=shop).delete()
-            AnalyticsActiveDay.objects.filter(shop=shop).delete()
-            CustomerStats.objects.filter(shop=shop).delete()
+            # Days are local: another time zone moves every entry's day, so rebuild; so
+            # does another layout of the rollups (a new table starts empty).
+            for model in (
+                AnalyticsDay,
+                AnalyticsActiveDay,
+                CustomerStats,
+                AnalyticsOrder,
+                AnalyticsBuyerDay,
+            ):
+                _execute(f"DELETE FROM {_t(model)} WHERE shop_id = %s", [shop.pk])  # noqa: S608 - fixed names; values are parameters
             mark.ledger_id = mark.action_id = mark.order_id = 0
             mark.ledger_at = mark.orders_at = None
         # The new watermark, read before the changes: what commits meanwhile is read now
@@ -131,6 +154,7 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
             since_orders=since_orders,
         )
         mark.zone = zone
+        mark.version = ROLLUP_VERSION
         mark.ledger_id = max(mark.ledger_id, int(ledger_id))
         mark.ledger_at = max(filter(None, [mark.ledger_at, ledger_at]), default=None)
         mark.action_id = max(mark.action_id, int(action_id))
@@ -168,7 +192,12 @@ def _recompute(
             " (day date PRIMARY KEY) ON COMMIT DELETE ROWS"
         )
         cursor.execute(
-            "TRUNCATE analytics_touched_members, analytics_touched_days, analytics_joined_days"
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_touched_orders"
+            " (order_id bigint PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(
+            "TRUNCATE analytics_touched_members, analytics_touched_days, analytics_joined_days,"
+            " analytics_touched_orders"
         )
     ledger_changed = (
         f"FROM {_t(LedgerEntry)} l WHERE l.shop_id = %s AND (l.id > %s OR l.created_at >= %s)"
@@ -192,6 +221,23 @@ def _recompute(
             since_ledger,
         ],
     )
+    if not full:
+        # The orders changed since the last run, guests' included; an order that now names
+        # another member (or none) changes its former member's rows too.
+        _execute(
+            "INSERT INTO analytics_touched_orders (order_id)"  # noqa: S608 - fixed names; values are parameters
+            f" SELECT o.id FROM {_t(Order)} o WHERE o.shop_id = %s"
+            " AND (o.id > %s OR o.updated_at >= %s)",
+            [shop.pk, order_id, since_orders],
+        )
+        _execute("ANALYZE analytics_touched_orders", [])
+        _execute(
+            "INSERT INTO analytics_touched_members (member_id)"  # noqa: S608 - fixed names; values are parameters
+            f" SELECT r.member_id FROM analytics_touched_orders t JOIN {_t(AnalyticsOrder)} r"
+            " ON r.shop_id = %s AND r.order_id = t.order_id WHERE r.member_id IS NOT NULL"
+            " ON CONFLICT DO NOTHING",
+            [shop.pk],
+        )
     # Fresh temporary tables have no statistics: without them the planner guesses their
     # size and may scan every member or ledger entry instead of probing per key.
     _execute("ANALYZE analytics_touched_members", [])
@@ -252,6 +298,7 @@ def _recompute(
         " max_points_target = EXCLUDED.max_points_target",
         [zone, shop.pk],
     )
+    _buyers(shop=shop, zone=zone, full=full)
     _execute(
         "INSERT INTO analytics_joined_days (day)"  # noqa: S608 - fixed names; values are parameters
         f" SELECT DISTINCT s.joined_day FROM {_t(CustomerStats)} s"
@@ -335,4 +382,146 @@ def _active_days(*, shop: Shop, zone: str, full: bool) -> None:
         " WHERE e.day IN (SELECT day FROM analytics_touched_days) GROUP BY 1, 2, 3"
         " ON CONFLICT (shop_id, day, previous_day) DO UPDATE SET entries = EXCLUDED.entries",
         [shop.pk, *params],
+    )
+
+
+# The contributions of the ``AnalyticsOrder`` rows ``r`` to ``AnalyticsBuyerDay`` (its
+# docstring says what they add up to), times the sign given as the first parameter: an
+# order adds to its own day (the period's orders, and its customer's terms up to it),
+# takes its customer's terms back on the next order's day, and counts its customer as a
+# repeat buyer from its own day to the next order's day, anchored at the previous one's.
+BUYER_CONTRIBUTIONS = (
+    "SELECT v.day, v.anchor_day,"  # noqa: S608 - fixed names and dates; values are parameters
+    f" CASE WHEN r.joined_day IS NULL THEN DATE '{AnalyticsBuyerDay.NEVER.isoformat()}'"
+    f" WHEN r.joined_day <= v.anchor_day THEN DATE '{AnalyticsBuyerDay.JOINED.isoformat()}'"
+    " ELSE r.joined_day END AS joined_day,"
+    " sign.s * v.orders AS orders, sign.s * v.revenue AS revenue,"
+    " sign.s * v.guest_orders AS guest_orders, sign.s * v.customers AS customers,"
+    " sign.s * v.revenue_to_date AS revenue_to_date,"
+    " sign.s * v.days_between_sum AS days_between_sum,"
+    " sign.s * v.days_between_count AS days_between_count,"
+    " sign.s * v.repeat_customers AS repeat_customers"
+    " FROM (SELECT %s::int AS s) sign CROSS JOIN {source} r CROSS JOIN LATERAL (VALUES"
+    " (r.day, r.day, 1, r.revenue, CASE WHEN r.member_id IS NULL THEN 1 ELSE 0 END, 1,"
+    " r.revenue_to_date, r.days_between, CASE WHEN r.days_between IS NULL THEN 0 ELSE 1 END, 0),"
+    " (r.next_day, r.day, 0, 0, 0, -1, -r.revenue_to_date, -r.days_between,"
+    " CASE WHEN r.days_between IS NULL THEN 0 ELSE -1 END, 0),"
+    " (r.day, r.previous_day, 0, 0, 0, 0, 0, NULL, 0, 1),"
+    " (r.next_day, r.previous_day, 0, 0, 0, 0, 0, NULL, 0, -1)"
+    ") v(day, anchor_day, orders, revenue, guest_orders, customers, revenue_to_date,"
+    " days_between_sum, days_between_count, repeat_customers)"
+    " WHERE v.day IS NOT NULL AND v.anchor_day IS NOT NULL"
+)
+BUYER_MEASURES = (
+    "orders",
+    "revenue",
+    "guest_orders",
+    "customers",
+    "revenue_to_date",
+    "days_between_sum",
+    "days_between_count",
+    "repeat_customers",
+)
+_SUMS = ", ".join(f"COALESCE(SUM(c.{m}), 0) AS {m}" for m in BUYER_MEASURES)
+_NOT_ALL_ZERO = " OR ".join(f"{m} <> 0" for m in BUYER_MEASURES)
+
+
+def _order_rows(*, shop: Shop, zone: str, members: str | None, guests: str | None) -> None:
+    """Insert the ``AnalyticsOrder`` rows of the counted orders of the members that
+    ``members`` selects and of the guest orders that ``guests`` selects (SQL without
+    parameters; None: all of the shop's). Each member's orders are numbered in
+    (placed_at, id) order by one window."""
+    window = "OVER (PARTITION BY o.member_id ORDER BY o.placed_at, o.id ROWS UNBOUNDED PRECEDING)"
+    columns = (
+        f"INSERT INTO {_t(AnalyticsOrder)} (shop_id, order_id, member_id, placed_at, day,"
+        " previous_day, next_day, revenue, orders_to_date, revenue_to_date, days_between,"
+        " joined_day)"
+    )
+    _execute(
+        f"{columns} SELECT o.shop_id, o.id, o.member_id, o.placed_at,"  # noqa: S608 - fixed names; values are parameters
+        " (o.placed_at AT TIME ZONE %s)::date,"
+        f" ((LAG(o.placed_at) {window}) AT TIME ZONE %s)::date,"
+        f" ((LEAD(o.placed_at) {window}) AT TIME ZONE %s)::date,"
+        f" {REVENUE}, COUNT(*) {window}, SUM({REVENUE}) {window},"
+        f" CASE WHEN COUNT(*) {window} >= 2 THEN EXTRACT(EPOCH FROM"
+        f" (o.placed_at - FIRST_VALUE(o.placed_at) {window})) / 86400.0"
+        f" / (COUNT(*) {window} - 1) END,"
+        " (s.joined_at AT TIME ZONE %s)::date"
+        f" FROM {_t(Order)} o LEFT JOIN {_t(CustomerStats)} s"
+        " ON s.shop_id = o.shop_id AND s.member_id = o.member_id"
+        f" WHERE o.shop_id = %s AND o.member_id IS NOT NULL AND {COUNTED}"
+        + (f" AND o.member_id IN ({members})" if members is not None else ""),
+        [zone, zone, zone, zone, shop.pk],
+    )
+    _execute(
+        f"{columns} SELECT o.shop_id, o.id, NULL, o.placed_at,"  # noqa: S608 - fixed names; values are parameters
+        f" (o.placed_at AT TIME ZONE %s)::date, NULL, NULL, {REVENUE}, 1, {REVENUE}, NULL, NULL"
+        f" FROM {_t(Order)} o WHERE o.shop_id = %s AND o.member_id IS NULL AND {COUNTED}"
+        + (f" AND o.id IN ({guests})" if guests is not None else ""),
+        [zone, shop.pk],
+    )
+
+
+def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
+    """Bring ``AnalyticsOrder`` and ``AnalyticsBuyerDay`` up to date for the touched
+    members and orders (every one on a full build; the rows were deleted before). Runs
+    after ``CustomerStats``, whose ``joined_at`` the rows carry."""
+    shop_rows = f"{_t(AnalyticsOrder)} WHERE shop_id = {int(shop.pk)}"
+    measures = ", ".join(BUYER_MEASURES)
+    if full:
+        # One sorted pass over every counted order: more memory than a report's query.
+        _execute("SET LOCAL work_mem = '256MB'", [])
+        _order_rows(shop=shop, zone=zone, members=None, guests=None)
+        source = f"(SELECT * FROM {shop_rows})"  # noqa: S608 - fixed names; no values
+        _execute(
+            f"INSERT INTO {_t(AnalyticsBuyerDay)} (shop_id, day, anchor_day, joined_day,"  # noqa: S608 - fixed names; values are parameters
+            f" {measures}) SELECT * FROM (SELECT %s AS shop_id, c.day, c.anchor_day,"  # noqa: S608
+            f" c.joined_day, {_SUMS} FROM ({BUYER_CONTRIBUTIONS.format(source=source)}) c"
+            f" GROUP BY 2, 3, 4) t WHERE {_NOT_ALL_ZERO}",
+            [shop.pk, 1],
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_buyer_delta (day date, anchor_day date,"
+            " joined_day date, orders bigint, revenue numeric, guest_orders bigint,"
+            " customers bigint, revenue_to_date numeric, days_between_sum numeric,"
+            " days_between_count bigint, repeat_customers bigint) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE analytics_buyer_delta")
+    # The rows to replace: the touched members', and the touched guest orders'.
+    touched = (
+        f"{shop_rows} AND (member_id IN (SELECT member_id FROM analytics_touched_members)"
+        " OR order_id IN (SELECT order_id FROM analytics_touched_orders))"  # noqa: S608
+    )
+    source = f"(SELECT * FROM {touched})"  # noqa: S608 - fixed names; no values
+    delta = (
+        f"INSERT INTO analytics_buyer_delta (day, anchor_day, joined_day, {measures})"  # noqa: S608
+        f" {BUYER_CONTRIBUTIONS.format(source=source)}"
+    )
+    # Take back what the rows about to be replaced contributed, replace them, add what the
+    # new rows contribute; then apply the sum of both to the buyer days at once.
+    _execute(delta, [-1])
+    _execute(f"DELETE FROM {touched}", [])  # noqa: S608 - fixed names; no values
+    _order_rows(
+        shop=shop,
+        zone=zone,
+        members="SELECT member_id FROM analytics_touched_members",
+        guests="SELECT order_id FROM analytics_touched_orders",
+    )
+    _execute(delta, [1])
+    updates = ", ".join(f"{m} = b.{m} + EXCLUDED.{m}" for m in BUYER_MEASURES)
+    _execute(
+        f"INSERT INTO {_t(AnalyticsBuyerDay)} AS b (shop_id, day, anchor_day, joined_day,"  # noqa: S608 - fixed names; values are parameters
+        f" {measures}) SELECT %s, c.day, c.anchor_day, c.joined_day, {_SUMS}"
+        " FROM analytics_buyer_delta c GROUP BY 2, 3, 4"
+        f" ON CONFLICT (shop_id, day, anchor_day, joined_day) DO UPDATE SET {updates}",
+        [shop.pk],
+    )
+    _execute(
+        f"DELETE FROM {_t(AnalyticsBuyerDay)} WHERE shop_id = %s"  # noqa: S608 - fixed names; values are parameters
+        " AND (day, anchor_day, joined_day) IN"
+        " (SELECT day, anchor_day, joined_day FROM analytics_buyer_delta)"
+        f" AND NOT ({_NOT_ALL_ZERO})",
+        [shop.pk],
     )
