@@ -251,3 +251,154 @@ def test_the_portable_report_reads_one_shop_only(world):
     assert body["behaviour"]["members"]["revenue"] == "500.00"
     assert body["behaviour"]["non_members"]["revenue"] == "70.00"
     assert body["points"]["issued"] == 500
+
+
+# Runs in a manage.py process of its own on a fresh SQLite file: a shop, its program's
+# cheapest reward (5 cents a point), the month of orders as signed webhooks through the
+# real receiver at the times a fake clock says, then the API's answer for March.
+SQLITE_SEED = """
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from loyalty_app.rewards.services import reward_create
+from loyalty_app.shops.services import shop_create
+from shopify_bridge.devstore.client import webhook_headers
+from shopify_bridge.devstore.payloads import LineSpec, line_id_for, order_payload, refund_payload
+
+assert connection.vendor == "sqlite", connection.vendor
+clock = [datetime(2025, 2, 1, 12, tzinfo=UTC)]
+timezone.now = lambda: clock[0]
+created = shop_create(domain="alpha-store.myshopify.com")
+reward_create(
+    shop=created.shop,
+    data={"kind": "fixed_amount", "title": "5 off", "points_cost": 100, "value": "5"},
+    actor="seed",
+)
+client = Client()
+
+
+def post(topic, payload, webhook_id):
+    body = json.dumps(payload).encode()
+    headers = webhook_headers(
+        body=body, secret=settings.SHOPIFY_API_SECRET, topic=topic,
+        shop_domain="alpha-store.myshopify.com", webhook_id=webhook_id,
+    )
+    response = client.post(
+        "/shopify/webhooks", data=body, content_type="application/json",
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )
+    assert response.status_code == 200, response.content
+
+
+def noon(day):
+    return datetime.fromisoformat(day + "T12:00:00").replace(tzinfo=UTC)
+
+
+for order_id, day, amount, customer, quantity in [
+    (1001, "2025-02-10", "100.00", 501, 1),
+    (1002, "2025-02-12", "20.00", None, 1),
+    (1003, "2025-03-05", "50.00", 501, 1),
+    (1004, "2025-03-05", "80.00", 502, 4),
+    (1005, "2025-03-06", "60.00", None, 1),
+    (1006, "2025-03-06", "40.00", None, 1),
+    (1007, "2025-03-07", "30.00", 501, 1),
+]:
+    clock[0] = noon(day)
+    spec = LineSpec(price=Decimal(amount) / quantity, quantity=quantity)
+    payload = order_payload(
+        order_id=order_id, lines=[spec], customer_id=customer,
+        email=f"c{customer}@example.com" if customer else "", created_at=noon(day),
+    )
+    post("orders/paid", payload, f"order-{order_id}")
+    post("orders/paid", payload, f"order-{order_id}-again")  # a retry changes nothing
+clock[0] = noon("2025-03-08")
+refund = refund_payload(
+    refund_id=9001, order_id=1004,
+    lines=[(line_id_for(1004, 0), LineSpec(price=Decimal("20.00"), quantity=4), 1)],
+    created_at=noon("2025-03-08"),
+)
+post("refunds/create", refund, "refund-9001")
+clock[0] = noon("2025-04-02")
+answer = Client(headers={"Authorization": "Bearer " + created.api_token}).get(
+    "/api/v1/analytics", {"from": "2025-03-01", "to": "2025-03-30"}
+)
+print(json.dumps({"status": answer.status_code, "body": answer.json()}))
+"""
+
+
+def test_on_a_real_sqlite_database_the_api_answers_the_figures_computed_by_hand(tmp_path):
+    # given a fresh SQLite database, migrated, and the month of orders sent as webhooks
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}", DEBUG="true")
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, timeout=600)  # noqa: S603 - fixed arguments
+
+    # when March is read through the API
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [*manage, "shell", "-c", SQLITE_SEED],
+        env=env,
+        check=True,
+        timeout=600,
+        capture_output=True,
+        text=True,
+    )
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+
+    # then the answer holds the figures of test_figures_api, computed by hand
+    assert answer["status"] == 200
+    body = answer["body"]
+    assert body["program"] == {
+        "customers": 4,
+        "members": 2,
+        "new_members": 1,
+        "member_customers": 2,
+        "guest_orders": 2,
+        "participation_rate": "0.5000",
+        "active_members": 2,
+    }
+    assert body["points"] == {
+        "issued": 160,
+        "taken_back": 20,
+        "redeemed": 0,
+        "expired": 0,
+        "pending": 0,
+        "redemption_rate": "0.0000",
+        "breakage": "0.0000",
+        "outstanding": 240,
+        "point_value": "0.05",
+        "liability": "12.00",
+    }
+    assert body["behaviour"]["members"] == {
+        "customers": 2,
+        "orders": 3,
+        "revenue": "140.00",
+        "repeat_purchase_rate": "0.5000",
+        "orders_per_customer": "1.5000",
+        "average_order_value": "46.67",
+        "revenue_per_customer": "70.00",
+        "clv_to_date": "120.00",
+        "clv_projected": "971.67",
+        "mean_days_between_orders": "12.5",
+    }
+    assert body["cost"]["attributed_revenue"] == "40.00"
+    assert body["previous"]["program"]["customers"] == 2
+    assert body["changes"]["points.issued"] == 60
+    days = {d["day"]: d for d in body["series"]["points_per_day"]}
+    assert days["2025-03-05"] == {
+        "day": "2025-03-05",
+        "issued": 130,
+        "redeemed": 0,
+        "outstanding": 230,
+    }
