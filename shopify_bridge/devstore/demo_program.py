@@ -16,6 +16,7 @@ from loyalty_app.merchant_admin.services import widget_settings_update
 from loyalty_app.rewards.selectors import rewards_list
 from loyalty_app.rewards.services import reward_create
 from loyalty_app.shops.models import Shop
+from loyalty_app.surveys.services import survey_settings_update
 from loyalty_app.tiers.services import tier_program_update
 
 from .catalog import catalog
@@ -110,8 +111,8 @@ WIDGET = {
 
 
 def demo_program_setup(*, shop: Shop) -> None:
-    """Products in the simulated shop, the program, tiers, rewards, a campaign and the
-    storefront widget turned on."""
+    """Products in the simulated shop, the program, tiers, rewards, a campaign, the
+    storefront widget turned on, and its survey after a redemption."""
     devstore_products_put(
         domain=shop.domain, products=[product.as_devstore() for product in catalog(24, seed=7)]
     )
@@ -121,6 +122,9 @@ def demo_program_setup(*, shop: Shop) -> None:
         for position, reward in enumerate(REWARDS):
             reward_create(shop=shop, data={**reward, "position": position}, actor=ACTOR)
     widget_settings_update(shop=shop, data=WIDGET, actor=ACTOR)
+    # The widget asks "how likely are you to recommend..." after a redemption; the answers
+    # make the Analytics page's net promoter score.
+    survey_settings_update(shop=shop, enabled=True, question="", actor=ACTOR)
     if not Campaign.objects.filter(shop=shop).exists():
         start = (now() + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
         campaign_save(
