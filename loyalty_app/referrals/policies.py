@@ -53,11 +53,11 @@ class ProgramSettings:
                 ),
                 "days_valid": self.friend_days_valid,
             },
-            "referrer_reward": {
-                "kind": self.referrer_kind,
-                "points": self.referrer_points if self.referrer_kind == "points" else None,
-                "reward_id": self.referrer_reward_id if self.referrer_kind == "reward" else None,
-            },
+            "referrer_reward": (
+                {"kind": "points", "points": self.referrer_points}
+                if self.referrer_kind == "points"
+                else {"kind": "reward", "reward_id": self.referrer_reward_id}
+            ),
             "cap": (
                 {"count": self.cap_count, "period": self.cap_period} if self.cap_count else None
             ),
