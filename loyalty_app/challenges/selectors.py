@@ -7,6 +7,7 @@ whatever their history.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -252,7 +253,12 @@ def _reward_data(challenge: Challenge) -> dict[str, Any]:
 
 
 def member_challenges(
-    *, shop: Shop, member: Member, at: datetime, include_ended: bool = False
+    *,
+    shop: Shop,
+    member: Member,
+    at: datetime,
+    include_ended: bool = False,
+    live: list[Challenge] | None = None,
 ) -> list[dict[str, Any]]:
     """Each active challenge running at ``at`` (with ``include_ended``: every active one
     that has started) and the member's progress in it, from the cached rows: "2 of 3
@@ -262,7 +268,7 @@ def member_challenges(
     today = at.astimezone(zone).date()
     live = [
         c
-        for c in challenges_live(shop=shop)
+        for c in (challenges_live(shop=shop) if live is None else live)
         if c.starts_at <= at and (include_ended or at < c.ends_at)
     ]
     if not live:
@@ -329,3 +335,55 @@ def member_badges(*, member: Member) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+# The storefront asks for the state on every page view: each process keeps a shop's active
+# challenges and whether it has badges for WIDGET_TTL_SECONDS (as the widget keeps the
+# program), so a shop without challenges costs no query. A change made in this process is
+# seen at once (``widget_challenges_forget``); one made in another within that time.
+WIDGET_TTL_SECONDS = 5.0
+_WIDGET: dict[int, tuple[float, list[Challenge], bool]] = {}
+
+
+def widget_challenges_forget(*, shop_id: int | None = None) -> None:
+    if shop_id is None:
+        _WIDGET.clear()
+    else:
+        _WIDGET.pop(shop_id, None)
+
+
+def _widget_config(shop: Shop) -> tuple[list[Challenge], bool]:
+    moment = time.monotonic()
+    hit = _WIDGET.get(shop.pk)
+    if hit is not None and hit[0] > moment:
+        return hit[1], hit[2]
+    # One query: the active challenges, and the archived ones that gave a badge (members
+    # may hold one only if some challenge gave it).
+    rows = list(
+        Challenge.objects.filter(shop=shop)
+        .filter(
+            Q(status=Challenge.Status.ACTIVE)
+            | Q(status=Challenge.Status.ARCHIVED, badge__isnull=False)
+        )
+        .select_related("badge", "reward")
+        .order_by("ends_at", "pk")
+    )
+    live = [c for c in rows if c.status == Challenge.Status.ACTIVE]
+    has_badges = any(c.badge_id for c in rows)
+    if len(_WIDGET) > 10_000:
+        _WIDGET.clear()
+    _WIDGET[shop.pk] = (moment + WIDGET_TTL_SECONDS, live, has_badges)
+    return live, has_badges
+
+
+def widget_challenges(*, shop: Shop, member: Member, at: datetime) -> dict[str, Any] | None:
+    """The widget's "Challenges" and "Your badges": the running challenges with the
+    member's progress, and the badges they hold (None: neither, the widget shows nothing).
+    One query for the progress rows when a challenge runs, one for the badges when the
+    shop has any."""
+    live, has_badges = _widget_config(shop)
+    running = member_challenges(shop=shop, member=member, at=at, live=live)
+    badges = member_badges(member=member) if has_badges else []
+    if not running and not badges:
+        return None
+    return {"running": running, "badges": badges}

@@ -77,6 +77,7 @@ from .selectors import (
     challenges_live,
     member_counted_orders,
     member_done_actions,
+    widget_challenges_forget,
 )
 
 if TYPE_CHECKING:
@@ -88,6 +89,13 @@ BACKFILL_BATCH_SIZE = 500
 
 
 # --- badges -------------------------------------------------------------------------------
+
+
+def _widget_refresh_on_commit(shop: Shop) -> None:
+    """This process's widget reads the shop's challenges and badges afresh after the
+    change commits (other processes within ``selectors.WIDGET_TTL_SECONDS``)."""
+    shop_id = shop.pk
+    transaction.on_commit(lambda: widget_challenges_forget(shop_id=shop_id))
 
 
 def _badge_spec(data: object) -> BadgeSpec:
@@ -110,6 +118,7 @@ def badge_create(*, shop: Shop, data: object, actor: str) -> Badge:
     checked under the shop's lock (the constraint is the backstop)."""
     spec = _badge_spec(data)
     with transaction.atomic():
+        _widget_refresh_on_commit(shop)
         Shop.objects.select_for_update().only("id").get(pk=shop.pk)
         _badge_name_free(shop=shop, name=spec.name, badge=None)
         return Badge.objects.create(
@@ -126,6 +135,7 @@ def badge_update(*, shop: Shop, badge_id: int, data: object, actor: str) -> Badg
     change)."""
     spec = _badge_spec(data)
     with transaction.atomic():
+        _widget_refresh_on_commit(shop)
         Shop.objects.select_for_update().only("id").get(pk=shop.pk)
         badge = Badge.objects.select_for_update().get(shop=shop, pk=badge_id)
         _badge_name_free(shop=shop, name=spec.name, badge=badge)
@@ -189,6 +199,7 @@ def challenge_create(*, shop: Shop, data: object, actor: str) -> Challenge:
     ``ValidationError`` whose ``message_dict`` maps field names to messages."""
     spec = _spec(shop=shop, data=data)
     with transaction.atomic():
+        _widget_refresh_on_commit(shop)
         challenge = Challenge(shop=shop, created_by=actor[:200])
         _apply(challenge, spec)
         challenge.save()
@@ -204,6 +215,7 @@ def challenge_update(*, shop: Shop, challenge_id: int, data: object, actor: str)
     the others stay); an active or archived one only its name and description.
     Raises ``ValidationError``, or ``Challenge.DoesNotExist``."""
     with transaction.atomic():
+        _widget_refresh_on_commit(shop)
         challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
         from .selectors import challenge_as_data
 
@@ -230,6 +242,7 @@ def challenge_activate(*, shop: Shop, challenge_id: int, actor: str) -> Challeng
     counted by a catch-up job (in batches, resumable) started after commit. Activating an
     active challenge changes nothing; an archived one cannot be activated."""
     with transaction.atomic():
+        _widget_refresh_on_commit(shop)
         challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
         if challenge.status == Challenge.Status.ACTIVE:
             return challenge
@@ -263,6 +276,7 @@ def challenge_archive(*, shop: Shop, challenge_id: int, actor: str) -> Challenge
     """End a challenge for good: it stops counting and giving; members keep what they
     were given (its progress rows stay, frozen). Archiving twice changes nothing."""
     with transaction.atomic():
+        _widget_refresh_on_commit(shop)
         challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
         if challenge.status != Challenge.Status.ARCHIVED:
             challenge.status = Challenge.Status.ARCHIVED
