@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "loyalty_app.earning",
     "loyalty_app.actions",
     "loyalty_app.imports",
+    "loyalty_app.bulk_actions",
     "loyalty_app.tiers",
     "loyalty_app.cashback",
     "loyalty_app.rewards",
