@@ -246,6 +246,7 @@
       }))]));
     }
     if (state.referral) body.appendChild(referralSection(state.referral));
+    if (state.challenges) renderChallenges(state.challenges);
     body.appendChild(section("Ways to earn", [actionList()]));
     body.appendChild(section("History", [history()]));
   }
@@ -280,6 +281,7 @@
       area.remove();
     }
   }
+
   // The likelihood-to-recommend survey after a redemption: a score from 0 to 10 and an
   // optional comment, or "No thanks". The app keeps the first answer per redemption, so a
   // repeated send changes nothing; once answered, the state no longer asks.
@@ -412,6 +414,52 @@
         el("span", { class: h.points > 0 ? "lw-pts" : "lw-neg", text: (h.points > 0 ? "+" : "") + fmt(h.points) }),
       ]);
     }));
+  }
+
+  // --- challenges and badges ------------------------------------------------------------
+
+  // Each running challenge: its progress as text and as a bar, the days left and what it
+  // gives; then the badges the member holds, drawn from the app's built-in glyphs.
+  function renderChallenges(c) {
+    if (c.running.length) {
+      body.appendChild(section("Challenges", [el("ul", { class: "lw-list lw-challenges" }, c.running.map(challengeItem))]));
+    }
+    if (c.badges.length) {
+      body.appendChild(section("Your badges", [el("ul", { class: "lw-badges" }, c.badges.map(badgeItem))]));
+    }
+  }
+
+  function challengeItem(ch) {
+    var status = ch.completed ? "Completed \u2713" : ch.waiting ? "Completes when your orders are confirmed" : ch.days_left_text;
+    var gives = [];
+    if (ch.reward.points) gives.push(pts(ch.reward.points));
+    if (ch.reward.reward) gives.push(ch.reward.reward.title);
+    if (ch.reward.badge) gives.push(ch.reward.badge.name + " badge");
+    return el("li", { class: "lw-challenge" + (ch.completed ? " lw-done" : "") }, [
+      el("div", { class: "lw-ch-head" }, [el("strong", { text: ch.name }), el("span", { class: ch.completed ? "lw-pts" : "lw-muted", text: status })]),
+      ch.description ? el("p", { class: "lw-muted lw-ch-desc", text: ch.description }) : null,
+      el("div", { class: "lw-bar", role: "progressbar", "aria-label": ch.name, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(ch.percent), "aria-valuetext": ch.text }, [el("span", { style: "width:" + ch.percent + "%" })]),
+      el("p", { class: "lw-progress" }, [el("span", { class: "lw-ch-text", text: ch.text }), gives.length ? el("span", { class: "lw-muted", text: " \u00b7 Reward: " + gives.join(" + ") }) : null]),
+    ]);
+  }
+
+  function glyph(path) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    var shape = document.createElementNS(ns, "path");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    shape.setAttribute("d", path);
+    shape.setAttribute("fill", "currentColor");
+    svg.appendChild(shape);
+    return svg;
+  }
+
+  function badgeItem(b) {
+    var medal = el("span", { class: "lw-medal", style: "background:" + b.colour_hex });
+    medal.appendChild(glyph(b.path));
+    return el("li", { class: "lw-badge-item", title: b.description || null }, [medal, el("span", { text: b.name })]);
   }
 
   // --- what the shopper does ---------------------------------------------------------
