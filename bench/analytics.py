@@ -26,6 +26,11 @@ object with every figure.
 
 It uses its own database (``--db-name``, default ``loyalty_bench_analytics``) on the server
 of ``$DATABASE_URL``, dropped and created again at start and left for inspection.
+``--reuse`` times an already seeded database again instead: it migrates it, rebuilds the
+shop's rollups from nothing (the first build), adds 1,000 more new orders and times the
+rest as above.
+
+    DEBUG=true .venv/bin/python bench/analytics.py --reuse --no-what-if
 """
 
 from __future__ import annotations
@@ -280,10 +285,13 @@ def seed(*, shop_id: int, members: int, orders: int, ledger: int, reward_id: int
         cursor.execute("VACUUM ANALYZE")
 
 
-def new_orders(*, shop_id: int, count: int) -> None:
+def new_orders(*, shop_id: int, count: int, tag: str) -> None:
     """``count`` member orders placed now, each with its ledger entry (50 points), as
-    the engine writes them between two runs of the rollup job."""
+    the engine writes them between two runs of the rollup job. ``tag`` keeps the order
+    numbers of one run apart from an earlier run's on a reused database."""
     from django.db import connection
+
+    prefix = f"new-{tag}-"
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -298,7 +306,7 @@ def new_orders(*, shop_id: int, count: int) -> None:
                     fully_refunded, test, lines, campaigns, first_order, points_target,
                     points_awarded, confirmed, revision, created_at, updated_at, tier,
                     tier_multiplier)
-                SELECT %(shop)s, 'new-' || id, '#new-' || id, id, 'USD', true, now(), now(),
+                SELECT %(shop)s, %(prefix)s || id, '#' || %(prefix)s || id, id, 'USD', true, now(), now(),
                        50, 0, 0, 0, true, false, false, false, '[]'::jsonb, '[]'::jsonb,
                        false, 50, 50, true, 1, now(), now(), '', 1
                 FROM m RETURNING member_id, external_id
@@ -309,13 +317,13 @@ def new_orders(*, shop_id: int, count: int) -> None:
                    'order', external_id, '', 'bench', now()
             FROM o
             """,
-            {"shop": shop_id, "count": count},
+            {"shop": shop_id, "count": count, "prefix": prefix},
         )
         cursor.execute(
             "UPDATE members_member SET points_balance = points_balance + 50 WHERE id IN ("
             " SELECT member_id FROM earning_order WHERE shop_id = %s"
-            " AND external_id LIKE 'new-%%')",
-            [shop_id],
+            " AND external_id LIKE %s)",
+            [shop_id, prefix + "%"],
         )
 
 
@@ -383,6 +391,46 @@ def admin_page_and_what_if(api: Any, shop: Any, *, months: int) -> dict[str, Any
     }
 
 
+def breakdown(shop: Any) -> dict[str, float]:
+    """Each part of the default report (the last 30 days, and the headline figures of the
+    30 days before) timed once, warm, as ``selectors.report`` runs them: ms per part."""
+    from django.db import connection, transaction
+
+    from loyalty_app.analytics import selectors as s
+    from loyalty_app.analytics.apis import period_of
+
+    period = period_of(shop, None, None)
+    previous = period.previous()
+    parts: dict[str, Any] = {
+        "members_counts": lambda: s._members_counts_rolled(shop=shop, period=period),
+        "buyers": lambda: s.buyers_rolled(shop=shop, period=period),
+        "buyers_previous": lambda: s.buyers_rolled(shop=shop, period=previous, lifetime=False),
+        "points": lambda: s.points_rolled(shop=shop, period=period),
+        "points_per_day": lambda: s.points_per_day_rolled(shop=shop, period=period),
+        "members_per_day": lambda: s.members_per_day(shop=shop, period=period),
+        "revenue_per_day": lambda: s.revenue_per_day_rolled(shop=shop, period=period),
+        "guest_orders": lambda: s.guest_orders_rolled(shop=shop, period=period),
+        "points_pending": lambda: s.points_pending(shop=shop),
+        "point_value": lambda: s.point_value(shop=shop),
+        "redemptions_by_reward": lambda: s.redemptions_by_reward(shop=shop, period=period),
+        "code_orders": lambda: s.code_orders(shop=shop, period=period),
+        "coupon_return": lambda: s.coupon_return(shop=shop, period=period),
+        "tiers": lambda: s.tiers(shop=shop, period=period, members_total=0),
+        "cashback": lambda: s.cashback(shop=shop, period=period),
+    }
+    timings = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        for name, call in parts.items():
+            ms, _ = timed(call)
+            timings[name] = round(ms, 1)
+    print(
+        "parts of the 30-day report (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
+    )
+    return timings
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
@@ -399,9 +447,14 @@ def main() -> int:
     )
     parser.add_argument("--months", type=int, default=12, help="months the what-if replays")
     parser.add_argument("--db-name", default="loyalty_bench_analytics")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the seeded database again: migrate, rebuild the rollups, no new seed",
+    )
     args = parser.parse_args()
 
-    bench_database_setup(args.db_name)
+    bench_database_setup(args.db_name, fresh=not args.reuse)
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
@@ -415,33 +468,44 @@ def main() -> int:
     from loyalty_app.shops.services import shop_create
     from shopify_bridge.devstore.services import devstore_install
 
+    started = time.perf_counter()
     call_command("migrate", verbosity=0)
     settings.DEBUG = False
-    created = shop_create(domain=DOMAIN)
-    shop, token = created.shop, created.api_token
-    devstore_install(shop=shop)
-    started = time.perf_counter()
-    configured = configure(shop)
-    seed(
-        shop_id=shop.pk,
-        members=args.members,
-        orders=args.orders,
-        ledger=args.ledger,
-        reward_id=configured["reward_id"],
-    )
-    # The rules in force since a month ago: older orders were placed under the default.
-    version, _ = program_update(shop=shop, data={"points_per_unit": "1"}, actor="bench")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE earning_program SET created_at = now() - interval '30 days' WHERE id = %s",
-            [version.pk],
+    if args.reuse:
+        from loyalty_app.analytics.models import RollupWatermark
+        from loyalty_app.shops.models import Shop
+        from loyalty_app.shops.services import api_token_issue
+
+        shop = Shop.objects.get(domain=DOMAIN)
+        token = api_token_issue(shop=shop, name="bench")
+        # The rollups are rebuilt from nothing: the first build is timed again.
+        RollupWatermark.objects.filter(shop=shop).delete()
+        print(f"migrated the seeded database in {time.perf_counter() - started:.1f} s")
+    else:
+        created = shop_create(domain=DOMAIN)
+        shop, token = created.shop, created.api_token
+        devstore_install(shop=shop)
+        configured = configure(shop)
+        seed(
+            shop_id=shop.pk,
+            members=args.members,
+            orders=args.orders,
+            ledger=args.ledger,
+            reward_id=configured["reward_id"],
         )
-        cursor.execute(
-            "UPDATE earning_order SET program_id = %s WHERE shop_id = %s "
-            "AND placed_at >= now() - interval '30 days'",
-            [version.pk, shop.pk],
-        )
-        cursor.execute("VACUUM ANALYZE earning_order")
+        # The rules in force since a month ago: older orders were placed under the default.
+        version, _ = program_update(shop=shop, data={"points_per_unit": "1"}, actor="bench")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE earning_program SET created_at = now() - interval '30 days' WHERE id = %s",
+                [version.pk],
+            )
+            cursor.execute(
+                "UPDATE earning_order SET program_id = %s WHERE shop_id = %s "
+                "AND placed_at >= now() - interval '30 days'",
+                [version.pk, shop.pk],
+            )
+            cursor.execute("VACUUM ANALYZE earning_order")
     counts = {
         "members": Member.objects.filter(shop=shop).count(),
         "orders": Order.objects.filter(shop=shop).count(),
@@ -452,7 +516,7 @@ def main() -> int:
     }
     seconds = time.perf_counter() - started
     print(
-        f"seeded {counts['members']:,} members, {counts['orders']:,} orders "
+        f"{'found' if args.reuse else 'seeded'} {counts['members']:,} members, {counts['orders']:,} orders "
         f"({counts['guest_orders']:,} guest), {counts['ledger_entries']:,} ledger entries, "
         f"{counts['redemptions']:,} redemptions in {seconds:.1f} s "
         f"(database {args.db_name}, PostgreSQL {connection.pg_version})"
@@ -462,7 +526,7 @@ def main() -> int:
     from loyalty_app.analytics.services import rollups_refresh
 
     build_ms, built = timed(lambda: rollups_refresh(shop=shop))
-    new_orders(shop_id=shop.pk, count=1000)
+    new_orders(shop_id=shop.pk, count=1000, tag=str(int(time.time())))
     step_ms, stepped = timed(lambda: rollups_refresh(shop=shop))
     rollups = {
         "full_build_s": round(build_ms / 1000, 1),
@@ -510,9 +574,10 @@ def main() -> int:
     result: dict[str, Any] = {
         "bench": "analytics",
         **counts,
-        "seed_s": round(seconds, 1),
+        ("migrate_s" if args.reuse else "seed_s"): round(seconds, 1),
         "rollups": rollups,
         "analytics": figures,
+        "parts_ms": breakdown(shop),
     }
     if args.what_if:
         result.update(admin_page_and_what_if(api, shop, months=args.months))
