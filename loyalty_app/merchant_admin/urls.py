@@ -5,6 +5,14 @@ from django.urls import path
 
 from .views import activity, campaigns, customers, home, program, rewards, settings, tiers
 from .views.analytics import analytics, survey_settings
+from .views.challenges import (
+    badge_new,
+    challenge_activate_view,
+    challenge_archive_view,
+    challenge_edit,
+    challenge_new,
+    challenges,
+)
 
 app_name = "merchant_admin"
 
@@ -29,6 +37,18 @@ urlpatterns = [
     path("cashback/", tiers.cashback, name="cashback"),
     path("rewards/", rewards.rewards, name="rewards"),
     path("rewards/new", rewards.reward_new, name="reward-new"),
+    path("challenges/", challenges, name="challenges"),
+    path("challenges/new", challenge_new, name="challenge-new"),
+    path("challenges/<int:challenge_id>/", challenge_edit, name="challenge"),
+    path(
+        "challenges/<int:challenge_id>/activate",
+        challenge_activate_view,
+        name="challenge-activate",
+    ),
+    path(
+        "challenges/<int:challenge_id>/archive", challenge_archive_view, name="challenge-archive"
+    ),
+    path("badges/new", badge_new, name="badge-new"),
     path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward"),
     path("rewards/<int:reward_id>/archive", rewards.reward_archive, name="reward-archive"),
 ]

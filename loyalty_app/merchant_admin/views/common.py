@@ -23,6 +23,7 @@ NAV = (
     ("merchant_admin:cashback", "Cash-back"),
     ("merchant_admin:rewards", "Rewards"),
     ("merchant_admin:campaigns", "Campaigns"),
+    ("merchant_admin:challenges", "Challenges"),
     ("merchant_admin:customers", "Customers"),
     ("merchant_admin:analytics", "Analytics"),
     ("merchant_admin:activity", "Activity"),
@@ -47,6 +48,11 @@ TOASTS = {
     "reward_created": "Reward created",
     "reward_saved": "Reward saved",
     "reward_archived": "Reward archived",
+    "challenge_created": "Challenge created",
+    "challenge_saved": "Challenge saved",
+    "challenge_activated": "Challenge activated",
+    "challenge_archived": "Challenge archived",
+    "badge_created": "Badge created",
     "survey_saved": "Survey saved",
 }
 
