@@ -13,6 +13,7 @@ from .views.challenges import (
     challenge_new,
     challenges,
 )
+from .views.referrals import referrals as referrals_page
 
 app_name = "merchant_admin"
 
@@ -35,6 +36,7 @@ urlpatterns = [
     path("tiers/", tiers.tiers, name="tiers"),
     path("tiers/preview", tiers.tiers_preview, name="tiers-preview"),
     path("cashback/", tiers.cashback, name="cashback"),
+    path("referrals/", referrals_page, name="referrals"),
     path("rewards/", rewards.rewards, name="rewards"),
     path("rewards/new", rewards.reward_new, name="reward-new"),
     path("challenges/", challenges, name="challenges"),

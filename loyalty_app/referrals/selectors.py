@@ -63,7 +63,13 @@ def referrer_reward_text(*, shop: Shop, config: ProgramSettings) -> str:
 
 def referral_link(*, shop: Shop, code: str) -> str:
     """The member's link on the shop's storefront (the app proxy's landing page)."""
-    return f"https://{shop.domain}{PROXY_SUBPATH}/r/{code}"
+    return f"https://{shop.domain}{PROXY_SUBPATH}{referral_path(code)}"
+
+
+def referral_path(code: str) -> str:
+    """The link's path under the app proxy: the code in lower case (codes are matched
+    without regard to case, and some proxies only pass lower-case paths)."""
+    return f"/r/{code.lower()}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ def widget_referral_state(*, shop: Shop, member: Member) -> dict[str, Any] | Non
     return {
         "code": code,
         "link": referral_link(shop=shop, code=code),
-        "path": f"/r/{code}",
+        "path": referral_path(code),
         "friend_offer": friend_offer_text(
             kind=config.friend_kind,
             value=config.friend_value,

@@ -138,8 +138,8 @@ def test_the_widget_shows_the_member_their_link_offer_and_counts(store):
 
     assert section == {
         "code": section["code"],
-        "link": f"https://{store.shop.domain}/apps/loyalty/r/{section['code']}",
-        "path": f"/r/{section['code']}",
+        "link": f"https://{store.shop.domain}/apps/loyalty/r/{section['code'].lower()}",
+        "path": f"/r/{section['code'].lower()}",
         "friend_offer": "10 USD off your first order of 30 USD or more",
         "referrer_reward": "500 points",
         "referrer_points": 500,
