@@ -31,7 +31,12 @@ REFERRER = 7001
 FRIEND = 8001
 FRIEND_EMAIL = "friend@example.com"
 HOME = {"address1": "12 Main St.", "city": "Springfield", "zip": "12345", "country_code": "US"}
-FRIEND_HOME = {"address1": "99 Oak Avenue", "city": "Shelbyville", "zip": "54321", "country_code": "US"}
+FRIEND_HOME = {
+    "address1": "99 Oak Avenue",
+    "city": "Shelbyville",
+    "zip": "54321",
+    "country_code": "US",
+}
 CARD = {"credit_card_bin": "424242", "credit_card_number": "•••• •••• •••• 4242"}
 FRIEND_CARD = {"credit_card_bin": "555555", "credit_card_number": "•••• •••• •••• 4444"}
 
@@ -127,9 +132,7 @@ class Store:
 
     def refund(self, refund_id: int, order: dict[str, Any]) -> None:
         line = order["line_items"][0]
-        spec = LineSpec(
-            price=Decimal(line["price"]), discount=Decimal(line["total_discount"])
-        )
+        spec = LineSpec(price=Decimal(line["price"]), discount=Decimal(line["total_discount"]))
         payload = refund_payload(
             refund_id=refund_id,
             order_id=order["id"],
