@@ -107,6 +107,15 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("rewards.punch_cards_sweep"),
         name="grant punch card fills",
     )
+    # Challenges: finish the catch-up of an activated challenge (members' orders and
+    # actions in its dates from before it was activated) whose message was lost or whose
+    # worker died; it resumes after its last finished batch. The order and action paths
+    # keep progress current otherwise (the return-window job confirms orders through them).
+    sender.add_periodic_task(
+        600.0,
+        sender.signature("challenges.challenge_backfills_resume"),
+        name="resume challenge catch-ups",
+    )
     # Bring the analytics rollups (points per day, each member's orders to date) up to
     # date with what changed since each shop's watermark; a report refreshes its shop too,
     # so this keeps that refresh small. Idempotent, one refresh per shop at a time.

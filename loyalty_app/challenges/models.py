@@ -60,11 +60,13 @@ class Challenge(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reward_points = models.PositiveIntegerField(null=True, blank=True)
+    # RESTRICT, not PROTECT: a reward or badge cannot be deleted while a challenge gives
+    # it, yet a shop's erasure (which deletes all three together) goes through.
     reward = models.ForeignKey(
-        Reward, null=True, blank=True, on_delete=models.PROTECT, related_name="challenges"
+        Reward, null=True, blank=True, on_delete=models.RESTRICT, related_name="challenges"
     )
     badge = models.ForeignKey(
-        Badge, null=True, blank=True, on_delete=models.PROTECT, related_name="challenges"
+        Badge, null=True, blank=True, on_delete=models.RESTRICT, related_name="challenges"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     activated_at = models.DateTimeField(null=True, blank=True)

@@ -387,3 +387,32 @@ def widget_challenges(*, shop: Shop, member: Member, at: datetime) -> dict[str, 
     if not running and not badges:
         return None
     return {"running": running, "badges": badges}
+
+
+def member_challenges_data(*, member: Member) -> dict[str, Any]:
+    """What a data request returns of a member's challenges: the progress stored for each
+    challenge (any status) and the badges held. Nothing here is personal beyond the link to
+    the member; a redaction anonymizes the member, and these rows stay with it."""
+    progress = (
+        ChallengeProgress.objects.filter(shop_id=member.shop_id, member=member)
+        .select_related("challenge")
+        .order_by("pk")
+    )
+    return {
+        "progress": [
+            {
+                "challenge": row.challenge.name,
+                "value": str(row.value.normalize()),
+                "confirmed_value": str(row.confirmed_value.normalize()),
+                "completed": row.completed,
+                "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+                "times_given": row.completions,
+                "times_taken_back": row.revocations,
+            }
+            for row in progress
+        ],
+        "badges": [
+            {"badge": b["name"], "awarded_at": b["awarded_at"], "challenge": b["challenge"]}
+            for b in member_badges(member=member)
+        ],
+    }

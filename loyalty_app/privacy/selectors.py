@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 
+from loyalty_app.challenges.selectors import member_challenges_data
 from loyalty_app.earning.models import ActionEvent, Order
 from loyalty_app.earning.selectors import member_points_pending
 from loyalty_app.imports.models import ImportJob
@@ -114,6 +115,7 @@ def _member_data(member: Member) -> dict[str, Any]:
             for e in events.iterator(chunk_size=1000)
         ],
         "survey_responses": member_responses_data(member=member),
+        "challenges": member_challenges_data(member=member),
     }
 
 
