@@ -69,6 +69,13 @@ def _schedule_periodic_jobs(sender: Celery, **_kwargs: object) -> None:
         sender.signature("imports.import_jobs_sweep"),
         name="resume stalled imports",
     )
+    # Run again bulk action awards whose message was lost or whose worker died (a preview
+    # starts over, an award resumes after its last committed batch).
+    sender.add_periodic_task(
+        600.0,
+        sender.signature("bulk_actions.bulk_awards_sweep"),
+        name="resume stalled bulk awards",
+    )
     # Lower the VIP tiers whose retention ended (after 1 January in the shop's time zone
     # for a calendar year, daily for a rolling 12 months); hourly, so each shop's midnight
     # is soon followed by a run. One job per shop and local day; idempotent.

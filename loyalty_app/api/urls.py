@@ -17,6 +17,7 @@ urlpatterns = [
     re_path(r"^", include("loyalty_app.analytics.urls")),
     re_path(r"^", include("loyalty_app.referrals.urls")),
     re_path(r"^", include("loyalty_app.referrals.urls")),
+    re_path(r"^", include("loyalty_app.bulk_actions.urls")),
     re_path(r"^imports/?$", import_apis.ImportListApi.as_view(), name="imports"),
     re_path(
         r"^imports/(?P<job_id>[0-9]{1,18})/?$",

@@ -3,6 +3,8 @@ token (``auth.admin_page``)."""
 
 from django.urls import path
 
+from loyalty_app.bulk_actions.views import bulk_award, bulk_award_confirm_view, bulk_awards
+
 from .views import activity, campaigns, customers, home, program, rewards, settings, tiers
 from .views.analytics import analytics, survey_settings
 from .views.challenges import (
@@ -27,6 +29,13 @@ urlpatterns = [
     path("campaigns/new", campaigns.campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", campaigns.campaign_edit, name="campaign"),
     path("campaigns/<int:campaign_id>/delete", campaigns.campaign_delete, name="campaign-delete"),
+    path("actions/bulk/", bulk_awards, name="bulk-awards"),
+    path("actions/bulk/<int:award_id>/", bulk_award, name="bulk-award"),
+    path(
+        "actions/bulk/<int:award_id>/confirm",
+        bulk_award_confirm_view,
+        name="bulk-award-confirm",
+    ),
     path("customers/", customers.customers, name="customers"),
     path("customers/<int:member_id>/", customers.member, name="member"),
     path("customers/<int:member_id>/adjust", customers.member_adjust, name="member-adjust"),
