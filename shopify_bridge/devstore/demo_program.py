@@ -20,6 +20,7 @@ from loyalty_app.surveys.services import survey_settings_update
 from loyalty_app.tiers.services import tier_program_update
 
 from .catalog import catalog
+from .demo_challenges import demo_challenges_setup
 from .services import devstore_products_put
 
 ACTOR = "demo"
@@ -137,3 +138,4 @@ def demo_program_setup(*, shop: Shop) -> None:
                 "ends_at": (start + timedelta(days=7)).isoformat(),
             },
         )
+    demo_challenges_setup(shop=shop)

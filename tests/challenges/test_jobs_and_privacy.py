@@ -69,3 +69,15 @@ def test_a_shops_erasure_takes_its_challenges_and_badges(shop, other_shop, api, 
     assert list(Badge.objects.values_list("name", flat=True)) == ["Kept"]
     assert not Challenge.objects.exists()
     assert not MemberBadge.objects.exists() and not ChallengeProgress.objects.exists()
+
+
+def test_the_demo_shop_gets_a_badge_and_two_active_challenges_once(shop):
+    from shopify_bridge.devstore.demo_challenges import demo_challenges_setup
+
+    demo_challenges_setup(shop=shop.shop)
+    demo_challenges_setup(shop=shop.shop)
+    assert sorted(Challenge.objects.values_list("name", "block", "status")) == [
+        ("Coffee regular", "orders_count", "active"),
+        ("Try the range", "distinct_categories", "active"),
+    ]
+    assert list(Badge.objects.values_list("name", flat=True)) == ["Coffee regular"]
