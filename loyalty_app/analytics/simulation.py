@@ -7,10 +7,13 @@ an order would earn under a proposal are exactly what the engine would award it.
 For the orders of members placed in the last ``months`` months (to now):
 
 - points issued under the proposal: each order's points under the proposed program, with
-  the campaigns that were in force when it was placed, net of its refunds; a paused
-  proposal issues nothing. Under the current rules: the newest program version's points;
-  an order placed under that version keeps the points the engine computed for it
-  (``Order.points_target``), so the current column is the real award.
+  the campaigns that were in force when it was placed and the VIP tier the member held
+  then, net of its refunds; a paused proposal issues nothing. The tier's earn multiplier
+  is the one fixed on the order, or, when tiers are proposed, the proposed tiers' for
+  that tier name (1 for a name they lack). Under the current rules: the newest program
+  version's points with the multiplier fixed on the order; an order placed under that
+  version keeps the points the engine computed for it (``Order.points_target``), so the
+  current column is the real award.
 - expected redemptions = points issued x the shop's own redemption rate over the same
   months (points redeemed less returned / points issued, from the ledger);
 - cost = expected redemptions x the value of a point (the lowest money per point among the
@@ -23,28 +26,49 @@ For the orders of members placed in the last ``months`` months (to now):
   replayed too, so a richer earning rule moves members up (action points count as they
   were awarded, confirmed orders only, as the engine counts points earned).
 
-Orders stream from a server-side cursor in batches, each batch's refunds read in one
-query, so memory stays flat whatever the number of orders; only the per-member tier
-metric (one number per member with points) is kept when the tiers count points.
-Facts of a product that the shop's rules never needed (type, tags, collections) are not
-stored on orders, so a proposed rule on them matches only orders that have them.
+Two paths compute the same numbers:
+
+- The database path: for rules without line rules (a rate, a rounding, shipping and tax,
+  a minimum, a cap, the tier multiplier), an order with no refund and no campaign earns
+  ``round((merchandise x tier multiplier + shipping + tax) x rate)``, capped, or 0 under
+  the minimum: PostgreSQL computes that per order and adds it up (per member as well when
+  the tiers count points), in one statement that can use parallel workers. Only
+  additions, multiplications and comparisons of the stored decimals are involved, which
+  ``numeric`` does exactly, as the calculation's 50-digit context does for amounts of
+  sane size, and ``floor``/``ceil``/``round`` (halves away from zero, i.e. up for
+  points, which are never negative) are the three rounding modes. An amount stored as a
+  JSON number rather than text, like a refund or a campaign, sends the order to the
+  other path.
+- The general path: every other order (and every order when a rule names products)
+  streams from a server-side cursor in batches, each batch's refunds read in one query,
+  through ``order_breakdown`` itself; the campaigns stored on orders are parsed once per
+  distinct list.
+
+Memory stays flat whatever the number of orders: only the per-member tier metric (one
+number per member with points) is kept when the tiers count points. Facts of a product
+that the shop's rules never needed (type, tags, collections) are not stored on orders,
+so a proposed rule on them matches only orders that have them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db import connection, transaction
+from django.db.models import BooleanField, Q, Sum
+from django.db.models.expressions import RawSQL
 
 from loyalty_app.common.time import now
 from loyalty_app.earning.domain import Refund, RefundLine
 from loyalty_app.earning.models import Order, OrderRefund
 from loyalty_app.earning.policies import ProgramConfig, add_months
 from loyalty_app.earning.rules import (
+    Campaign,
+    EarnRules,
     OrderContext,
     RuleLine,
     campaign_from_dict,
@@ -61,6 +85,7 @@ from loyalty_app.tiers.selectors import shop_zone, tier_distribution, tier_progr
 from .selectors import PointValue, point_value, points_between, ratio
 
 ZERO = Decimal("0")
+ONE = Decimal("1")
 BATCH = 2000
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
@@ -89,6 +114,55 @@ class WhatIf:
     point_value: PointValue
     current: Side
     proposed: Side
+
+
+@dataclass(frozen=True)
+class Rating:
+    """How one column rates an order: its program, and where the tier multiplier comes
+    from (``tiers``: those tiers' multiplier for the tier the order was placed in; None:
+    the multiplier fixed on the order when it was placed)."""
+
+    config: ProgramConfig
+    tiers: TierProgramConfig | None = None
+
+    def multiplier(self, tier: str, fixed: Decimal) -> Decimal:
+        if self.tiers is None:
+            return fixed
+        return self.tiers.earn_multiplier(tier or None)
+
+    @property
+    def in_database(self) -> bool:
+        """Whether the database path can rate this program (see the module docstring)."""
+        return not self.config.enabled or not self.config.earn.line_rules
+
+
+@dataclass
+class Totals:
+    """What the replay adds up; ``metric``: member -> [points earned in the tier period,
+    in the previous one] under the proposal."""
+
+    orders: int = 0
+    revenue: Decimal = ZERO
+    proposed: int = 0
+    current: int = 0
+
+    def __post_init__(self) -> None:
+        self.metric: dict[int, list[int]] = {}
+
+    def add(self, orders: Any, revenue: Any, proposed: Any, current: Any) -> None:
+        """Add a row of sums read from the database (None: no rows were added up)."""
+        self.orders += int(orders or 0)
+        self.revenue += revenue or ZERO
+        self.proposed += int(proposed or 0)
+        self.current += int(current or 0)
+
+    def earn(self, member_id: int, cur: int, prev: int) -> None:
+        slot = self.metric.setdefault(member_id, [0, 0])
+        slot[0] += cur
+        slot[1] += prev
+
+
+# --- the general path ---------------------------------------------------------------
 
 
 def _rule_lines(stored: list[dict[str, Any]]) -> list[RuleLine]:
@@ -135,42 +209,42 @@ def _refunds(order_ids: list[int]) -> dict[int, list[Refund]]:
     return found
 
 
-def order_points(order: Mapping[str, Any], refunds: list[Refund], config: ProgramConfig) -> int:
+def order_points(
+    *,
+    lines: Sequence[RuleLine],
+    context: OrderContext,
+    campaigns: Sequence[Campaign],
+    refunds: list[Refund],
+    shipping: Decimal,
+    tax: Decimal,
+    config: ProgramConfig,
+) -> int:
     """The points one stored order is worth under ``config``: the engine's calculation
-    (``earning.services``) with the order's own facts, campaigns and refunds."""
+    (``earning.services``) with the order's own facts, campaigns, tier and refunds."""
     if not config.enabled:
         return 0
     refunded_by_line, refunded_extra = refunds_by_line(refunds)
     return order_breakdown(
-        lines=_rule_lines(order["lines"]),
-        context=OrderContext(
-            placed_at=order["placed_at"],
-            is_first_order=order["first_order"],
-            paid=order["paid"],
-            cancelled=order["cancelled"],
-            fully_refunded=order["fully_refunded"],
-            test=order["test"],
-        ),
+        lines=lines,
+        context=context,
         rules=config.earn,
-        campaigns=[campaign_from_dict(c) for c in order["campaigns"]],
+        campaigns=campaigns,
         refunded_by_line=refunded_by_line,
         refunded_extra=refunded_extra,
-        shipping=order["shipping_amount"],
-        tax=order["tax_amount"],
+        shipping=shipping,
+        tax=tax,
     ).points
 
 
-FIELDS = (
+COLUMNS = (
     "pk",
     "member_id",
     "placed_at",
     "lines",
     "campaigns",
     "first_order",
-    "paid",
-    "cancelled",
-    "fully_refunded",
-    "test",
+    "tier",
+    "tier_multiplier",
     "shipping_amount",
     "tax_amount",
     "eligible_amount",
@@ -181,12 +255,9 @@ FIELDS = (
 )
 
 
-def _batches(
-    *, shop: Shop, since: datetime | None, end: datetime
-) -> Iterator[list[dict[str, Any]]]:
-    """The members' orders placed in ``[since, end)`` that can earn, in batches read from
-    a server-side cursor. An order that is not paid, or is cancelled, fully refunded or a
-    test, earns nothing under any rules and is not read."""
+def _orders(*, shop: Shop, since: datetime | None, end: datetime) -> Any:
+    """The members' orders placed in ``[since, end)`` that can earn. An order that is not
+    paid, or is cancelled, fully refunded or a test, earns nothing under any rules."""
     orders = Order.objects.filter(
         shop=shop,
         member__isnull=False,
@@ -199,14 +270,401 @@ def _batches(
     )
     if since is not None:
         orders = orders.filter(placed_at__gte=since)
-    batch: list[dict[str, Any]] = []
-    for row in orders.values(*FIELDS).iterator(chunk_size=BATCH):
+    return orders
+
+
+def _batches(orders: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """The orders' rows in batches, from a server-side cursor."""
+    batch: list[tuple[Any, ...]] = []
+    for row in orders.values_list(*COLUMNS).iterator(chunk_size=BATCH):
         batch.append(row)
         if len(batch) >= BATCH:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+class _CampaignCache:
+    """The campaigns stored on orders, parsed once per distinct list (orders placed while
+    the same campaigns ran share one list)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[Campaign, ...]] = {}
+
+    def get(self, stored: list[dict[str, Any]]) -> tuple[Campaign, ...]:
+        if not stored:
+            return ()
+        key = repr(stored)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = tuple(campaign_from_dict(c) for c in stored)
+            self._parsed[key] = parsed
+        return parsed
+
+
+def _rated(
+    rating: Rating,
+    *,
+    lines: Sequence[RuleLine],
+    placed: datetime,
+    first_order: bool,
+    tier: str,
+    fixed_multiplier: Decimal,
+    campaigns: Sequence[Campaign],
+    refunds: list[Refund],
+    shipping: Decimal,
+    tax: Decimal,
+) -> int:
+    """One stored order's points under ``rating`` (a live order: the query reads no other)."""
+    if not rating.config.enabled:
+        return 0
+    return order_points(
+        lines=lines,
+        context=OrderContext(
+            placed_at=placed,
+            is_first_order=first_order,
+            tier=tier or None,
+            tier_multiplier=rating.multiplier(tier, fixed_multiplier),
+            paid=True,
+        ),
+        campaigns=campaigns,
+        refunds=refunds,
+        shipping=shipping,
+        tax=tax,
+        config=rating.config,
+    )
+
+
+def _replay_general(
+    *,
+    orders: Any,
+    proposed: Rating,
+    current: Rating,
+    current_id: int | None,
+    start: datetime,
+    windows: Any,
+    replay_tiers: bool,
+    totals: Totals,
+) -> None:
+    """Each order through ``order_breakdown``, for both columns."""
+    campaigns = _CampaignCache()
+    for batch in _batches(orders):
+        refunded = [row[0] for row in batch if row[11]]
+        refunds = _refunds(refunded) if refunded else {}
+        for (
+            pk,
+            member_id,
+            placed,
+            stored_lines,
+            stored_campaigns,
+            first_order,
+            tier,
+            tier_multiplier,
+            shipping,
+            tax,
+            eligible,
+            refunded_amount,
+            program_id,
+            points_target,
+            confirmed,
+        ) in batch:
+            in_months = placed >= start
+            under_current = in_months and program_id != current_id and current.config.enabled
+            if not (proposed.config.enabled or under_current):
+                lines: list[RuleLine] = []
+            else:
+                lines = _rule_lines(stored_lines)
+            own = refunds.get(pk, [])
+            order_campaigns = campaigns.get(stored_campaigns)
+
+            facts = {
+                "lines": lines,
+                "placed": placed,
+                "first_order": first_order,
+                "tier": tier,
+                "fixed_multiplier": tier_multiplier,
+                "campaigns": order_campaigns,
+                "refunds": own,
+                "shipping": shipping,
+                "tax": tax,
+            }
+            earned = _rated(proposed, **facts)
+            if in_months:
+                totals.orders += 1
+                totals.revenue += max(eligible - refunded_amount, ZERO)
+                totals.proposed += earned
+                totals.current += (
+                    points_target if program_id == current_id else _rated(current, **facts)
+                )
+            if replay_tiers and confirmed and earned:
+                # As the engine counts points earned: confirmed orders only.
+                if windows.start is None or placed >= windows.start:
+                    totals.earn(member_id, earned, 0)
+                elif windows.previous is not None and placed >= windows.previous[0]:
+                    totals.earn(member_id, 0, earned)
+
+
+# --- the database path --------------------------------------------------------------
+
+
+# A line whose amount is not plain text of a non-negative amount with at most four
+# decimals (what the engine stores): such an order takes the general path.
+_PLAIN_AMOUNTS = (
+    '$[*] ? (@.amount.type() != "string" || !(@.amount like_regex "^[0-9]{1,14}([.][0-9]{0,4})?$"))'
+)
+
+
+def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> tuple[str, list]:
+    """SQL true for an order the database path rates (see the module docstring): no
+    refund, no campaign, every line's amount stored as plain text, and, when the current
+    rules need the general path, placed under the current version (its points are
+    stored). Never null, so the general path reads exactly the other orders."""
+    refunds = OrderRefund._meta.db_table
+    sql = (
+        f"NOT EXISTS (SELECT 1 FROM {refunds} r WHERE r.order_id = {table}.id)"  # noqa: S608
+        f" AND {table}.campaigns = '[]'::jsonb"
+        f" AND NOT coalesce({table}.lines @? '{_PLAIN_AMOUNTS}', true)"
+    )
+    params: list[Any] = []
+    if not current.in_database:
+        sql += f" AND {table}.program_id IS NOT DISTINCT FROM %s"
+        params.append(current_id)
+    return sql, params
+
+
+def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    """The points of an order ``o`` the database path rates, as SQL. Its merchandise is
+    ``eligible_amount``: ``order_sync`` writes it with the stored lines from the same
+    snapshot, the sum of the non-gift-card lines' amounts, each at least 0 here (the
+    condition above), so it is what the calculation adds up from the lines.
+
+    As ``order_breakdown`` computes them for such an order: nothing without merchandise
+    or under the minimum; else (merchandise x tier multiplier + shipping and tax when
+    counted, each at least 0) x rate, rounded once, capped.
+    """
+    counted = f"o.eligible_amount * {multiplier}"
+    if rules.include_shipping:
+        counted += " + greatest(o.shipping_amount, 0)"
+    if rules.include_tax:
+        counted += " + greatest(o.tax_amount, 0)"
+    rounding = {"down": "floor", "up": "ceil", "nearest": "round"}[rules.rounding]
+    points = f"{rounding}(({counted}) * %({prefix}rate)s::numeric)::bigint"
+    params: dict[str, Any] = {
+        f"{prefix}rate": rules.points_per_unit,
+        f"{prefix}minimum": rules.min_order_amount,
+    }
+    if rules.max_points_per_order is not None:
+        points = f"least({points}, %({prefix}cap)s::bigint)"
+        params[f"{prefix}cap"] = rules.max_points_per_order
+    sql = (
+        f"CASE WHEN o.eligible_amount = 0 OR o.eligible_amount < %({prefix}minimum)s::numeric "
+        "THEN 0::bigint "
+        f"ELSE {points} END"
+    )
+    return sql, params
+
+
+def _multiplier_sql(rating: Rating, tier_names: list[str]) -> tuple[str, dict[str, Any]]:
+    """The tier multiplier of an order ``o`` under ``rating``, as SQL."""
+    if rating.tiers is None:
+        return "o.tier_multiplier", {}
+    params: dict[str, Any] = {}
+    cases = []
+    for i, name in enumerate(tier_names):
+        value = rating.tiers.earn_multiplier(name or None)
+        if value != ONE:
+            params[f"tier_name_{i}"] = name
+            params[f"tier_rate_{i}"] = value
+            cases.append(f"WHEN %(tier_name_{i})s THEN %(tier_rate_{i})s::numeric")
+    if not cases:
+        return "1::numeric", {}
+    return f"(CASE o.tier {' '.join(cases)} ELSE 1::numeric END)", params
+
+
+def _replay_database(
+    *,
+    shop: Shop,
+    since: datetime | None,
+    end: datetime,
+    start: datetime,
+    proposed: Rating,
+    current: Rating,
+    current_id: int | None,
+    windows: Any,
+    replay_tiers: bool,
+    totals: Totals,
+    tiers: TierProgramConfig,
+    tier_lower: datetime | None,
+) -> tuple[dict[int, int], int] | None:
+    """The orders the database path rates, added up by PostgreSQL (see the module
+    docstring), in one statement.
+
+    When the tiers count points, the members' metric is put together there too: these
+    orders' points per member, the general path's (``totals.metric``, sent as arrays) and
+    the action points of the ledger, then each member's tier index as ``tier_index`` finds
+    it (the higher of the two periods' under retention). Returns (members per tier index,
+    -1 for none; how many members have a metric), or None when the tiers do not count
+    points. Nothing per member comes back, so memory stays flat however many members.
+    """
+    params: dict[str, Any] = {
+        "shop": shop.pk,
+        "end": end,
+        "start": start,
+        "current_id": current_id,
+    }
+    condition, condition_params = _fast_condition("o", current_id=current_id, current=current)
+    condition = condition.replace("%s", "%(fast_current_id)s")
+    if condition_params:
+        params["fast_current_id"] = condition_params[0]
+    where = (
+        "o.shop_id = %(shop)s AND o.member_id IS NOT NULL AND o.has_snapshot AND o.paid"
+        " AND NOT o.cancelled AND NOT o.fully_refunded AND NOT o.test"
+        " AND o.placed_at < %(end)s"
+    )
+    if since is not None:
+        where += " AND o.placed_at >= %(since)s"
+        params["since"] = since
+    tier_names: list[str] = []
+    if proposed.tiers is not None and proposed.config.enabled:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT o.tier FROM {Order._meta.db_table} o "  # noqa: S608
+                f"WHERE {where} AND o.tier <> ''",
+                params,
+            )
+            tier_names = [name for (name,) in cursor.fetchall()]
+    if proposed.config.enabled:
+        multiplier, multiplier_params = _multiplier_sql(proposed, tier_names)
+        proposed_sql, proposed_params = _points_sql(proposed.config.earn, multiplier, "p_")
+        params.update(multiplier_params, **proposed_params)
+    else:
+        proposed_sql = "0::bigint"
+    if current.config.enabled:
+        current_points, current_params = _points_sql(current.config.earn, "o.tier_multiplier", "c_")
+        params.update(current_params)
+    else:
+        current_points = "0::bigint"
+    current_sql = (
+        "CASE WHEN o.program_id IS NOT DISTINCT FROM %(current_id)s THEN o.points_target "
+        f"ELSE {current_points} END"
+    )
+    per_order = f"""
+        SELECT o.member_id, o.placed_at, o.confirmed,
+               o.placed_at >= %(start)s AS replayed,
+               greatest(o.eligible_amount - o.refunded_amount, 0) AS revenue,
+               {proposed_sql} AS proposed, {current_sql} AS current
+        FROM {Order._meta.db_table} o
+        WHERE {where} AND {condition}
+    """  # noqa: S608 - fixed text; values are parameters
+    sums = """
+        count(*) FILTER (WHERE replayed) AS orders,
+        coalesce(sum(revenue) FILTER (WHERE replayed), 0) AS revenue,
+        coalesce(sum(proposed) FILTER (WHERE replayed), 0) AS proposed,
+        coalesce(sum(current) FILTER (WHERE replayed), 0) AS current
+    """
+    if not replay_tiers:
+        statement = f"WITH per_order AS ({per_order}) SELECT {sums} FROM per_order"  # noqa: S608
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_NO_JIT)
+            cursor.execute(statement, params)
+            orders, revenue, issued_proposed, issued_current = cursor.fetchone()
+        totals.add(orders, revenue, issued_proposed, issued_current)
+        return None
+
+    # Points earned per member in the tier period and the previous one (confirmed orders).
+    if windows.start is None:
+        in_period, in_previous = "true", "false"
+    else:
+        in_period = "placed_at >= %(period_start)s"
+        params["period_start"] = windows.start
+        if windows.previous is not None:
+            in_previous = "placed_at >= %(previous_start)s AND placed_at < %(period_start)s"
+            params["previous_start"] = windows.previous[0]
+        else:
+            in_previous = "false"
+    # Action points as ``_action_points`` reads them.
+    split = windows.start if windows.previous is not None else None
+    actions_where = (
+        "e.shop_id = %(shop)s AND e.source_type = 'action' AND e.kind = %(action_kind)s"
+        " AND e.points > 0 AND e.created_at < %(end)s"
+    )
+    params["action_kind"] = LedgerEntry.Kind.ACTION.value
+    if tier_lower is not None:
+        actions_where += " AND e.created_at >= %(tier_lower)s"
+        params["tier_lower"] = tier_lower
+    if split is None:
+        action_sums = "sum(e.points) AS earned, 0 AS earned_before"
+    else:
+        action_sums = (
+            "coalesce(sum(e.points) FILTER (WHERE e.created_at >= %(split)s), 0) AS earned,"
+            " coalesce(sum(e.points) FILTER (WHERE e.created_at < %(split)s), 0)"
+            " AS earned_before"
+        )
+        params["split"] = split
+    extra = totals.metric
+    params["extra_members"] = list(extra)
+    params["extra_earned"] = [cur for cur, _ in extra.values()]
+    params["extra_earned_before"] = [prev for _, prev in extra.values()]
+    params["thresholds"] = [Decimal(tier.threshold) for tier in tiers.tiers]
+    index_of = (
+        "(SELECT max(t.i) - 1 FROM unnest(%(thresholds)s::numeric[]) WITH ORDINALITY"
+        " AS t(threshold, i) WHERE {value} >= t.threshold)"
+    )
+    index = index_of.format(value="m.earned")
+    if windows.previous is not None:
+        # Retention: the higher of the two tiers (greatest() passes over a null).
+        index = f"greatest({index}, {index_of.format(value='m.earned_before')})"
+    statement = f"""
+        WITH per_order AS ({per_order}),
+        per_member AS MATERIALIZED (
+            SELECT member_id, {sums},
+                coalesce(sum(proposed) FILTER (WHERE confirmed AND {in_period}), 0) AS earned,
+                coalesce(sum(proposed) FILTER (WHERE confirmed AND {in_previous}), 0)
+                    AS earned_before
+            FROM per_order GROUP BY member_id
+        ),
+        actions AS (
+            SELECT e.member_id, {action_sums}
+            FROM {LedgerEntry._meta.db_table} e WHERE {actions_where} GROUP BY e.member_id
+        ),
+        metric AS (
+            SELECT member_id, sum(earned) AS earned, sum(earned_before) AS earned_before
+            FROM (
+                SELECT member_id, earned, earned_before FROM per_member
+                WHERE earned > 0 OR earned_before > 0
+                UNION ALL
+                SELECT * FROM unnest(%(extra_members)s::bigint[], %(extra_earned)s::bigint[],
+                                     %(extra_earned_before)s::bigint[])
+                UNION ALL
+                SELECT member_id, earned, earned_before FROM actions
+            ) parts
+            GROUP BY member_id
+        )
+        SELECT NULL::int, sum(orders), sum(revenue), sum(proposed), sum(current)
+        FROM per_member
+        UNION ALL
+        SELECT coalesce(index, -1), count(*), NULL, NULL, NULL
+        FROM (SELECT {index} AS index FROM metric m) indexed
+        GROUP BY 1
+    """  # noqa: S608 - fixed text; values are parameters
+    counts: dict[int, int] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_NO_JIT)
+        cursor.execute(statement, params)
+        for index_found, count, revenue, issued_proposed, issued_current in cursor.fetchall():
+            if index_found is None:
+                totals.add(count, revenue, issued_proposed, issued_current)
+            else:
+                counts[int(index_found)] = int(count)
+    return counts, sum(counts.values())
+
+
+# The statement runs once over many rows: compiling it costs more than it saves.
+_NO_JIT = "SET LOCAL jit = off"
+
+
+# --- the comparison -----------------------------------------------------------------
 
 
 def _tier_needs_replay(tiers: TierProgramConfig) -> bool:
@@ -250,10 +708,9 @@ def _action_points(
 
 
 def _bucket(
-    *, shop: Shop, tiers: TierProgramConfig, metric: dict[int, list[int]], retention: bool
-) -> list[tuple[str | None, int]]:
-    """Members per tier from the per-member (current, previous) points; members with no
-    points hold the tier a metric of 0 gives."""
+    *, tiers: TierProgramConfig, metric: dict[int, list[int]], retention: bool
+) -> dict[int, int]:
+    """Members per tier index (-1: none) from the per-member (current, previous) points."""
     counts: dict[int, int] = {}
     for cur, prev in metric.values():
         index = tier_index(tiers, cur)
@@ -263,7 +720,16 @@ def _bucket(
                 index = kept
         key = -1 if index is None else index
         counts[key] = counts.get(key, 0) + 1
-    rest = Member.objects.filter(shop=shop).count() - len(metric)
+    return counts
+
+
+def _distribution(
+    *, shop: Shop, tiers: TierProgramConfig, counts: dict[int, int], with_metric: int
+) -> list[tuple[str | None, int]]:
+    """Members per tier from the counts per tier index of the ``with_metric`` members who
+    have points; the others hold the tier a metric of 0 gives."""
+    counts = dict(counts)
+    rest = Member.objects.filter(shop=shop).count() - with_metric
     zero = tier_index(tiers, 0)
     key = -1 if zero is None else zero
     counts[key] = counts.get(key, 0) + rest
@@ -279,14 +745,20 @@ def what_if(
     tiers: TierProgramConfig | None = None,
     months: int = DEFAULT_MONTHS,
     at: datetime | None = None,
+    fast: bool = True,
 ) -> WhatIf:
     """Replay the shop's last ``months`` months of orders under ``program`` (and ``tiers``,
-    default: the current tiers) and under the current rules, side by side. Reads only."""
+    default: the current tiers) and under the current rules, side by side. Reads only.
+
+    ``fast=False`` sends every order through the general path (the tests compare both).
+    The database path needs PostgreSQL; elsewhere every order takes the general path.
+    """
     end = at or now()
     start = add_months(end, -months)
     current_version = program_current(shop=shop)
-    current_config = program_config(current_version)
     current_id = current_version.pk if current_version is not None else None
+    current = Rating(config=program_config(current_version))
+    proposed = Rating(config=program, tiers=tiers)
     proposed_tiers = tiers if tiers is not None else tier_program_current_config(shop=shop)
 
     # The tier metric under the proposal needs the orders of the tiers' period as well.
@@ -294,43 +766,49 @@ def what_if(
     windows = period_windows(proposed_tiers, at=end, zone=shop_zone(shop))
     tier_lower = windows.previous[0] if windows.previous is not None else windows.start
     since = _earliest(start, tier_lower) if replay_tiers else start
-    metric: dict[int, list[int]] = {}
 
-    orders = 0
-    revenue = ZERO
-    issued_current = issued_proposed = 0
-    for batch in _batches(shop=shop, since=since, end=end):
-        refunded = [row["pk"] for row in batch if row["refunded_amount"]]
-        refunds = _refunds(refunded) if refunded else {}
-        for row in batch:
-            own = refunds.get(row["pk"], [])
-            proposed = order_points(row, own, program)
-            placed = row["placed_at"]
-            if placed >= start:
-                orders += 1
-                revenue += max(row["eligible_amount"] - row["refunded_amount"], ZERO)
-                issued_proposed += proposed
-                if row["program_id"] == current_id:
-                    issued_current += row["points_target"]
-                else:
-                    issued_current += order_points(row, own, current_config)
-            if replay_tiers and row["confirmed"] and proposed:
-                # As the engine counts points earned: confirmed orders only.
-                if windows.start is None or placed >= windows.start:
-                    metric.setdefault(row["member_id"], [0, 0])[0] += proposed
-                elif windows.previous is not None and placed >= windows.previous[0]:
-                    metric.setdefault(row["member_id"], [0, 0])[1] += proposed
+    totals = Totals()
+    orders = _orders(shop=shop, since=since, end=end)
+    general = dict(
+        proposed=proposed,
+        current=current,
+        current_id=current_id,
+        start=start,
+        windows=windows,
+        replay_tiers=replay_tiers,
+        totals=totals,
+    )
+    counted: tuple[dict[int, int], int] | None = None
+    if fast and connection.vendor == "postgresql" and proposed.in_database:
+        condition, condition_params = _fast_condition(
+            Order._meta.db_table, current_id=current_id, current=current
+        )
+        # Fixed text from _fast_condition; the one value is a parameter.
+        in_database = RawSQL(condition, condition_params, output_field=BooleanField())  # noqa: S611
+        _replay_general(orders=orders.alias(fast=in_database).filter(fast=False), **general)
+        counted = _replay_database(
+            shop=shop, since=since, end=end, tiers=proposed_tiers, tier_lower=tier_lower, **general
+        )
+    else:
+        _replay_general(orders=orders, **general)
 
     if replay_tiers:
-        actions = _action_points(
-            shop=shop, since=tier_lower, end=end, split=windows.start if windows.previous else None
-        )
-        for member_id, (cur, prev) in actions.items():
-            slot = metric.setdefault(member_id, [0, 0])
-            slot[0] += cur
-            slot[1] += prev
-        proposed_distribution = _bucket(
-            shop=shop, tiers=proposed_tiers, metric=metric, retention=windows.previous is not None
+        if counted is None:
+            actions = _action_points(
+                shop=shop,
+                since=tier_lower,
+                end=end,
+                split=windows.start if windows.previous else None,
+            )
+            for member_id, (cur, prev) in actions.items():
+                totals.earn(member_id, cur, prev)
+            metric = totals.metric
+            buckets = _bucket(
+                tiers=proposed_tiers, metric=metric, retention=windows.previous is not None
+            )
+            counted = (buckets, len(metric))
+        proposed_distribution = _distribution(
+            shop=shop, tiers=proposed_tiers, counts=counted[0], with_metric=counted[1]
         )
     elif proposed_tiers.tiers:
         proposed_distribution = tier_distribution(shop=shop, definition=proposed_tiers, at=end)
@@ -346,6 +824,7 @@ def what_if(
     history = points_between(shop=shop, start=start, end=end)
     rate = history.redemption_rate
     value = point_value(shop=shop)
+    revenue = totals.revenue
 
     def side(issued: int, distribution: list[tuple[str | None, int]]) -> Side:
         expected = int(issued * rate) if rate is not None else 0
@@ -363,10 +842,10 @@ def what_if(
         months=months,
         start=start,
         end=end,
-        orders=orders,
+        orders=totals.orders,
         revenue=revenue,
         redemption_rate=rate,
         point_value=value,
-        current=side(issued_current, current_distribution),
-        proposed=side(issued_proposed, proposed_distribution),
+        current=side(totals.current, current_distribution),
+        proposed=side(totals.proposed, proposed_distribution),
     )

@@ -1,0 +1,342 @@
+"""The what-if's database path gives exactly the points of the general path (each order
+through ``order_breakdown``), on varied hand-checked orders.
+
+The shop's orders, all in March 2025, read on 2 April (``months=1``), written by the
+engine (``order_sync``) as the webhooks would:
+
+| order | member | lines (shop money) | shipping / tax | what else |
+| --- | --- | --- | --- | --- |
+| O0 | A | 20.00 | | placed in February, before the month |
+| O1 | A | 40.50 BEAN (collection Coffee), gift card 25.00 | 5.00 / 3.25 | |
+| O2 | A | 10.25 MUG, 0.30 STICKER | 0 / 0.85 | |
+| O3 | B | 80.00 BEAN (Coffee) | 8.00 / 0 | refunded: 20.00 of the line, 10.00 without lines |
+| O4 | B | 15.55 MUG | | placed during a 2x campaign and a +25 bonus |
+| O5 | C | 33.33 | | placed in tier Gold (earns 1.5x) |
+| O6 | C | 4.99 | | still pending (not confirmed) |
+| O7 | C | gift card 50.00 | | |
+| -- | guest | 100.00 | | not a member: never replayed |
+| -- | A | 60.00 | | cancelled: never replayed |
+
+The current rules (saved after the orders): 1.25 points per unit, rounded up, shipping
+counted. O3 (refunds) and O4 (campaigns) take the general path; the others the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from loyalty_app.analytics import simulation
+from loyalty_app.analytics.simulation import what_if
+from loyalty_app.earning.domain import CustomerRef, Purchase, PurchaseLine, Refund, RefundLine
+from loyalty_app.earning.models import Order
+from loyalty_app.earning.policies import program_from_dict
+from loyalty_app.earning.services import campaign_save, order_sync, program_update
+from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.policies import tier_program_from_dict
+
+pytestmark = pytest.mark.django_db
+
+END = datetime(2025, 4, 2, 12, 0, tzinfo=UTC)
+
+
+def at(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=UTC)
+
+
+def line(line_id: str, amount: str, **facts: Any) -> PurchaseLine:
+    return PurchaseLine(line_id=line_id, amount=Decimal(amount), **facts)
+
+
+def buy(
+    shop: Shop,
+    clock: Any,
+    external_id: str,
+    day: str,
+    lines: list[PurchaseLine],
+    *,
+    customer: str | None,
+    shipping: str = "0",
+    tax: str = "0",
+    cancelled: bool = False,
+    refunds: tuple[Refund, ...] = (),
+) -> Order:
+    clock.set(at(day))
+    return order_sync(
+        shop=shop,
+        purchase=Purchase(
+            external_id=external_id,
+            currency="USD",
+            customer=CustomerRef(external_id=customer) if customer else None,
+            placed_at=at(day),
+            updated_at=at(day),
+            paid=True,
+            cancelled=cancelled,
+            lines=tuple(lines),
+            shipping=Decimal(shipping),
+            tax=Decimal(tax),
+            refunds=refunds,
+        ),
+    )
+
+
+def varied_orders(shop: Shop, clock: Any) -> None:
+    """The orders of the module docstring, then the current rules; the clock on 2 April."""
+    coffee = {"sku": "BEAN", "collections": ("Coffee",)}
+    buy(shop, clock, "O0", "2025-02-10", [line("01", "20.00")], customer="A")
+    buy(
+        shop,
+        clock,
+        "O1",
+        "2025-03-05",
+        [line("11", "40.50", **coffee), line("12", "25.00", gift_card=True)],
+        customer="A",
+        shipping="5.00",
+        tax="3.25",
+    )
+    buy(
+        shop,
+        clock,
+        "O2",
+        "2025-03-06",
+        [line("21", "10.25", sku="MUG", vendor="Acme"), line("22", "0.30", sku="STICKER")],
+        customer="A",
+        tax="0.85",
+    )
+    buy(
+        shop,
+        clock,
+        "O3",
+        "2025-03-07",
+        [line("31", "80.00", **coffee)],
+        customer="B",
+        shipping="8.00",
+        refunds=(
+            Refund(
+                external_id="R3",
+                order_external_id="O3",
+                lines=(RefundLine(line_id="31", amount=Decimal("20.00")),),
+                extra_amount=Decimal("10.00"),
+            ),
+        ),
+    )
+    for campaign in (
+        {"name": "Double day", "kind": "multiplier", "multiplier": "2"},
+        {"name": "Launch bonus", "kind": "bonus", "bonus_points": 25},
+    ):
+        campaign_save(
+            shop=shop,
+            data={
+                **campaign,
+                "starts_at": "2025-03-08T00:00:00+00:00",
+                "ends_at": "2025-03-09T00:00:00+00:00",
+            },
+        )
+    buy(shop, clock, "O4", "2025-03-08", [line("41", "15.55", sku="MUG")], customer="B")
+    buy(shop, clock, "O5", "2025-03-09", [line("51", "33.33")], customer="C")
+    # As if C was Gold (1.5x) when O5 was placed, and O6 still in its return window.
+    Order.objects.filter(shop=shop, external_id="O5").update(
+        tier="Gold", tier_multiplier=Decimal("1.5")
+    )
+    buy(shop, clock, "O6", "2025-03-10", [line("61", "4.99")], customer="C")
+    Order.objects.filter(shop=shop, external_id="O6").update(confirmed=False)
+    buy(shop, clock, "O7", "2025-03-11", [line("71", "50.00", gift_card=True)], customer="C")
+    buy(shop, clock, "G1", "2025-03-12", [line("g1", "100.00")], customer=None)
+    buy(shop, clock, "X1", "2025-03-13", [line("x1", "60.00")], customer="A", cancelled=True)
+    clock.set(END)
+    program_update(
+        shop=shop,
+        data={"points_per_unit": "1.25", "rounding": "up", "include_shipping": True},
+        actor="test",
+    )
+
+
+TIERS = {
+    "metric": "points_earned",
+    "period": "lifetime",
+    "tiers": [
+        {"name": "Silver", "threshold": 0},
+        {"name": "Gold", "threshold": 100, "earn_multiplier": "2"},
+    ],
+}
+
+
+def both_paths(shop: Shop, program: dict[str, Any], tiers: dict[str, Any] | None = None) -> Any:
+    """The replay by the database path and by the general path; they must be equal."""
+    config = program_from_dict(program)
+    definition = None if tiers is None else tier_program_from_dict(tiers)
+    fast = what_if(shop=shop, program=config, tiers=definition, months=1, at=END)
+    general = what_if(shop=shop, program=config, tiers=definition, months=1, at=END, fast=False)
+    assert fast == general
+    return fast
+
+
+# Under the current rules (1.25, up, shipping): O1 (40.50 + 5.00) x 1.25 = 56.875 -> 57;
+# O2 10.55 x 1.25 = 13.1875 -> 14; O3 line kept 60, 10.00 without lines leaves 50 of 60
+# (weighted 50) + shipping 8.00 x 50/80 = 5.00: 55 x 1.25 = 68.75 -> 69; O4 15.55 x 2 =
+# 31.10 x 1.25 = 38.875 -> 39 + 25 = 64; O5 33.33 x 1.5 = 49.995 x 1.25 = 62.49375 -> 63;
+# O6 4.99 x 1.25 = 6.2375 -> 7; O7 nothing (gift card only).
+CURRENT = 57 + 14 + 69 + 64 + 63 + 7
+# Revenue: 40.50 + 10.55 + (80.00 - 30.00) + 15.55 + 33.33 + 4.99 + 0.
+REVENUE = Decimal("154.92")
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        # O1 40.50 x 1.5 = 60.75 -> 61; O2 10.55 x 1.5 = 15.825 -> 16; O3 50 x 1.5 = 75;
+        # O4 31.10 x 1.5 = 46.65 -> 47 + 25; O5 49.995 x 1.5 = 74.9925 -> 75;
+        # O6 4.99 x 1.5 = 7.485 -> 7.
+        ({"points_per_unit": "1.5", "rounding": "nearest"}, 61 + 16 + 75 + 72 + 75 + 7),
+        # Minimum 20, cap 100, tax counted: O1 (40.50 + 3.25) x 2 = 87.5 -> 87; O2 under
+        # the minimum; O3 50 x 2 = 100; O4 under the minimum (no bonus either);
+        # O5 49.995 x 2 = 99.99 -> 99; O6 under the minimum.
+        (
+            {
+                "points_per_unit": "2",
+                "min_order_amount": "20",
+                "max_points_per_order": 100,
+                "include_tax": True,
+            },
+            87 + 0 + 100 + 0 + 99 + 0,
+        ),
+        # A cap of 50: O1 81, O3 100, O4 62 + 25 and O5 99 are held at 50; O2 21, O6 9.
+        (
+            {"points_per_unit": "2", "max_points_per_order": 50},
+            50 + 21 + 50 + 50 + 50 + 9,
+        ),
+        # Rounded up, shipping and tax at 0.3: O1 (40.50 + 5.00 + 3.25) x 0.3 = 14.625 -> 15;
+        # O2 (10.55 + 0.85) x 0.3 = 3.42 -> 4; O3 (50 + 5.00) x 0.3 = 16.5 -> 17;
+        # O4 31.10 x 0.3 = 9.33 -> 10 + 25; O5 49.995 x 0.3 = 14.9985 -> 15;
+        # O6 4.99 x 0.3 = 1.497 -> 2.
+        (
+            {
+                "points_per_unit": "0.3",
+                "rounding": "up",
+                "include_shipping": True,
+                "include_tax": True,
+            },
+            15 + 4 + 17 + 35 + 15 + 2,
+        ),
+        # A collection at 3x, MUG excluded (the general path only): O1 40.50 x 3 = 121.5
+        # -> 121; O2 only the sticker, 0.30 -> 0; O3 60 x 3 = 180, x 50/60 = 150;
+        # O4 excluded, the bonus stays: 25; O5 49.995 -> 49; O6 4.
+        (
+            {
+                "line_rules": [
+                    {"field": "collection", "value": "coffee", "multiplier": "3"},
+                    {"field": "sku", "value": "MUG", "exclude": True},
+                ]
+            },
+            121 + 0 + 150 + 25 + 49 + 4,
+        ),
+        # Paused: nothing.
+        ({"enabled": False}, 0),
+    ],
+)
+def test_the_database_path_gives_the_points_of_the_calculation(shop, clock, program, expected):
+    # given the varied orders
+    varied_orders(shop.shop, clock)
+
+    # when the proposal is replayed by both paths (equal, checked in both_paths)
+    result = both_paths(shop.shop, program)
+
+    # then the points are the hand-checked ones
+    assert (result.orders, result.revenue) == (7, REVENUE)
+    assert (result.proposed.points_issued, result.current.points_issued) == (expected, CURRENT)
+
+
+def test_proposed_tiers_rate_orders_with_their_multiplier_and_count_members(shop, clock):
+    # given the varied orders; Gold proposed at 2x (C's O5 was placed in Gold)
+    varied_orders(shop.shop, clock)
+
+    # when 1 point per unit is replayed with those tiers (lifetime points earned)
+    result = both_paths(shop.shop, {}, TIERS)
+
+    # then O5 earns 33.33 x 2 = 66.66 -> 66; the rest 1x: O1 40, O2 10, O3 50, O4 31 + 25,
+    # O6 4; and the members' points (confirmed orders, O0 included): A 20 + 40 + 10 = 70,
+    # B 50 + 56 = 106, C 66 (O6 pending): A and C Silver, B Gold
+    assert result.proposed.points_issued == 40 + 10 + 50 + 56 + 66 + 4
+    assert result.proposed.tiers == [(None, 0), ("Silver", 2), ("Gold", 1)]
+
+
+@pytest.mark.parametrize(
+    ("period", "retention"),
+    [
+        ("lifetime", False),
+        ("calendar_year", False),
+        ("calendar_year", True),
+        ("rolling_12_months", False),
+        ("rolling_12_months", True),
+    ],
+)
+def test_the_tier_periods_and_retention_agree_on_both_paths(shop, clock, period, retention):
+    # given C's 90.00 order of March 2024 (the previous period of each period), then the
+    # varied orders
+    buy(shop.shop, clock, "P1", "2024-03-01", [line("p1", "90.00")], customer="C")
+    varied_orders(shop.shop, clock)
+    tiers = {
+        "metric": "points_earned",
+        "period": period,
+        "retention": retention,
+        "tiers": [{"name": "Silver", "threshold": 30}, {"name": "Gold", "threshold": 70}],
+    }
+
+    # when 2 points per unit are replayed
+    result = both_paths(shop.shop, {"points_per_unit": "2"}, tiers)
+    other = both_paths(shop.shop, {"points_per_unit": "0.5", "rounding": "up"}, tiers)
+
+    # then A (40 + 81 + 21) and B (100 + 87) are Gold; C has 66 this period (O5 at 1x:
+    # the proposed Gold has no multiplier) and 180 from March 2024: Gold when that order
+    # counts (lifetime) or is kept (retention), else Silver
+    gold = 3 if period == "lifetime" or retention else 2
+    assert result.proposed.tiers == [(None, 0), ("Silver", 3 - gold), ("Gold", gold)]
+    assert sum(count for _, count in other.proposed.tiers) == 3
+
+
+def test_only_orders_with_refunds_or_campaigns_go_through_the_calculation(shop, clock, monkeypatch):
+    # given the varied orders
+    varied_orders(shop.shop, clock)
+    rated: list[Any] = []
+    calculate = simulation.order_points
+
+    def counting(**kwargs: Any) -> int:
+        rated.append(kwargs["lines"][0].line_id)
+        return calculate(**kwargs)
+
+    monkeypatch.setattr(simulation, "order_points", counting)
+
+    # when a plain rate is replayed
+    result = what_if(
+        shop=shop.shop, program=program_from_dict({"points_per_unit": "2"}), months=1, at=END
+    )
+
+    # then only O3 and O4 were rated one by one (proposal and current rules each), and the
+    # totals are still exact: 2 x (40.50, 10.55, 33.33 x 1.5, 4.99) down = 81 + 21 + 99
+    # + 9; O3 50 x 2 = 100; O4 31.10 x 2 = 62 + 25
+    assert sorted(rated) == ["31", "31", "41", "41"]
+    assert result.proposed.points_issued == 81 + 21 + 99 + 9 + 100 + 87
+
+
+def test_another_shops_orders_stay_out_of_the_database_path(shop, other_shop, clock):
+    # given the varied orders in one shop and a big plain order in another
+    varied_orders(shop.shop, clock)
+    buy(other_shop.shop, clock, "O1", "2025-03-20", [line("11", "500.00")], customer="A")
+    clock.set(END)
+
+    # when each shop replays 2 points per unit
+    mine = both_paths(shop.shop, {"points_per_unit": "2"}, TIERS)
+    theirs = both_paths(other_shop.shop, {"points_per_unit": "2"}, TIERS)
+
+    # then each sees only its own orders and members
+    assert (mine.orders, mine.revenue) == (7, REVENUE)
+    assert (theirs.orders, theirs.revenue, theirs.proposed.points_issued) == (
+        1,
+        Decimal("500.00"),
+        1000,
+    )
+    assert theirs.proposed.tiers == [(None, 0), ("Silver", 0), ("Gold", 1)]
+    assert sum(count for _, count in mine.proposed.tiers) == 3
