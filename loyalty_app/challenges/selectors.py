@@ -352,7 +352,9 @@ def widget_challenges_forget(*, shop_id: int | None = None) -> None:
         _WIDGET.pop(shop_id, None)
 
 
-def _widget_config(shop: Shop) -> tuple[list[Challenge], bool]:
+def shop_challenges_cached(shop: Shop) -> tuple[list[Challenge], bool]:
+    """The shop's active challenges and whether a member may hold a badge (kept per
+    process for ``WIDGET_TTL_SECONDS``)."""
     moment = time.monotonic()
     hit = _WIDGET.get(shop.pk)
     if hit is not None and hit[0] > moment:
@@ -381,7 +383,7 @@ def widget_challenges(*, shop: Shop, member: Member, at: datetime) -> dict[str, 
     member's progress, and the badges they hold (None: neither, the widget shows nothing).
     One query for the progress rows when a challenge runs, one for the badges when the
     shop has any."""
-    live, has_badges = _widget_config(shop)
+    live, has_badges = shop_challenges_cached(shop)
     running = member_challenges(shop=shop, member=member, at=at, live=live)
     badges = member_badges(member=member) if has_badges else []
     if not running and not badges:
@@ -416,3 +418,10 @@ def member_challenges_data(*, member: Member) -> dict[str, Any]:
             for b in member_badges(member=member)
         ],
     }
+
+
+def member_challenges_of_shop(
+    *, shop: Shop, member: Member, at: datetime, live: list[Challenge]
+) -> list[dict[str, Any]]:
+    """``member_challenges`` over the given active challenges, ended ones included."""
+    return member_challenges(shop=shop, member=member, at=at, include_ended=True, live=live)
