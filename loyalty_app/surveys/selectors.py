@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from loyalty_app.analytics.periods import Period
 from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Redemption
@@ -34,22 +36,24 @@ def question_text(*, shop: Shop, settings: SurveySettings) -> str:
 
 def survey_prompt(*, shop: Shop, member: Member, at: datetime) -> dict[str, Any] | None:
     """What the widget asks now, or None: the member's latest redemption of the last
-    seven days, when it was not given up (failed) and has no response yet, and the shop
-    asks the survey. Two small queries."""
-    settings = survey_settings_get(shop=shop)
-    if not settings.enabled:
-        return None
+    seven days, when the shop asks the survey, the redemption was not given up (failed)
+    and has no response yet. One query (the widget's state counts its queries)."""
     latest = (
-        Redemption.objects.filter(shop=shop, member=member, created_at__gte=at - ASK_WITHIN)
+        Redemption.objects.filter(
+            shop=shop,
+            member=member,
+            created_at__gte=at - ASK_WITHIN,
+            shop__survey_settings__enabled=True,
+        )
         .exclude(status=Redemption.Status.FAILED)
+        .annotate(answered=Exists(SurveyResponse.objects.filter(redemption=OuterRef("pk"))))
         .order_by("-created_at", "-pk")
-        .values("pk", "title")
+        .values("pk", "title", "answered", "shop__survey_settings__question")
         .first()
     )
-    if latest is None:
+    if latest is None or latest["answered"]:
         return None
-    if SurveyResponse.objects.filter(shop=shop, redemption_id=latest["pk"]).exists():
-        return None
+    settings = SurveySettings(shop=shop, question=latest["shop__survey_settings__question"])
     return {
         "redemption_id": latest["pk"],
         "reward": latest["title"],
