@@ -328,7 +328,15 @@ clock[0] = noon("2025-04-02")
 answer = Client(headers={"Authorization": "Bearer " + created.api_token}).get(
     "/api/v1/analytics", {"from": "2025-03-01", "to": "2025-03-30"}
 )
-print(json.dumps({"status": answer.status_code, "body": answer.json()}))
+what_if = Client(headers={"Authorization": "Bearer " + created.api_token}).post(
+    "/api/v1/analytics/what-if",
+    data=json.dumps({"program": {"points_per_unit": "2"}, "months": 3}),
+    content_type="application/json",
+)
+print(json.dumps({
+    "status": answer.status_code, "body": answer.json(),
+    "what_if_status": what_if.status_code, "what_if": what_if.json(),
+}))
 """
 
 
@@ -402,3 +410,10 @@ def test_on_a_real_sqlite_database_the_api_answers_the_figures_computed_by_hand(
         "redeemed": 0,
         "outstanding": 230,
     }
+    # and the what-if replays the members' orders of the last three months at 2 points per
+    # dollar: 100 + 50 + (80 - 20) + 30 = 240 points now, 480 proposed
+    assert answer["what_if_status"] == 200, answer["what_if"]
+    assert answer["what_if"]["orders"] == 4
+    assert answer["what_if"]["revenue"] == "240.00"
+    assert answer["what_if"]["current"]["points_issued"] == 240
+    assert answer["what_if"]["proposed"]["points_issued"] == 480
