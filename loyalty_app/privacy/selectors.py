@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 
+from loyalty_app.bulk_actions.models import BulkAward
 from loyalty_app.challenges.selectors import member_challenges_data
 from loyalty_app.earning.models import ActionEvent, Order
 from loyalty_app.earning.selectors import member_points_pending
@@ -18,6 +19,7 @@ from loyalty_app.members.models import Member, MemberEvent
 from loyalty_app.shops.models import Shop
 from loyalty_app.surveys.selectors import member_responses_data
 
+from .bulkfiles import bulk_lines_about
 from .digests import customer_digest, email_digest
 from .importfiles import Subject, import_lines_about
 from .models import CustomerRedaction, DataRequest
@@ -140,6 +142,29 @@ def _import_data(*, shop: Shop, subject: Subject) -> list[dict[str, Any]]:
     return found
 
 
+def _bulk_award_data(*, shop: Shop, subject: Subject) -> list[dict[str, Any]]:
+    """Lines of the shop's stored bulk-award files about the subject; one file in memory
+    at a time."""
+    found = []
+    pks = BulkAward.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True)
+    for pk in list(pks):
+        upload = BulkAward.objects.only("pk", "action", "filename", "created_at", "content").get(
+            pk=pk
+        )
+        lines = bulk_lines_about(bytes(upload.content), subject)
+        if lines:
+            found.append(
+                {
+                    "bulk_award_id": upload.pk,
+                    "action": upload.action,
+                    "filename": upload.filename,
+                    "uploaded_at": _time(upload.created_at),
+                    "lines": lines,
+                }
+            )
+    return found
+
+
 def customer_data(
     *, shop: Shop, customer_id: str, email: str, order_ids: list[str]
 ) -> dict[str, Any]:
@@ -153,6 +178,7 @@ def customer_data(
     members = members_of_customer(shop=shop, customer_id=customer_id, email=email)
     ids = {customer_id} | {m.external_id for m in members if m.external_id}
     emails = {email} | {m.email for m in members if m.email}
+    subject = Subject.of(customer_ids=ids, emails=emails)
     requested = [
         {
             "order_id": o.external_id,
@@ -166,7 +192,8 @@ def customer_data(
     return {
         "customer": {"customer_id": customer_id, "email": email},
         "members": [_member_data(m) for m in members],
-        "imports": _import_data(shop=shop, subject=Subject.of(customer_ids=ids, emails=emails)),
+        "imports": _import_data(shop=shop, subject=subject),
+        "bulk_awards": _bulk_award_data(shop=shop, subject=subject),
         "orders_requested": requested,
     }
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from loyalty_app.bulk_actions.models import BulkAward
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import ActionEvent, Campaign, Order, OrderRefund, Program
 from loyalty_app.imports.models import ImportJob
@@ -22,6 +23,7 @@ from loyalty_app.members.models import Member, MemberEvent
 from loyalty_app.shops.models import ApiToken, Shop
 from loyalty_app.surveys.services import survey_comments_erase
 
+from .bulkfiles import bulk_content_scrub, bulk_issues_scrub
 from .digests import customer_digest, email_digest, request_digest
 from .importfiles import Subject, import_content_scrub
 from .models import CustomerRedaction, DataRequest, ShopErasure
@@ -129,6 +131,29 @@ def _imports_scrub(*, shop: Shop, subject: Subject) -> int:
     return lines
 
 
+def _bulk_awards_scrub(*, shop: Shop, subject: Subject) -> int:
+    """Blank the subject's lines in the shop's stored bulk-award files and their kept
+    issues; returns how many lines. One file in memory at a time."""
+    lines = 0
+    pks = list(BulkAward.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
+    for pk in pks:
+        upload = (
+            BulkAward.objects.select_for_update()
+            .only("pk", "content", "preview_issues", "issues")
+            .get(pk=pk)
+        )
+        content, hit = bulk_content_scrub(bytes(upload.content), subject)
+        preview_issues = bulk_issues_scrub(upload.preview_issues, hit, subject)
+        issues = bulk_issues_scrub(upload.issues, hit, subject)
+        if hit or preview_issues != upload.preview_issues or issues != upload.issues:
+            # The sha256 stays the uploaded file's, as for import files.
+            BulkAward.objects.filter(pk=pk).update(
+                content=content, preview_issues=preview_issues, issues=issues
+            )
+            lines += len(hit)
+    return lines
+
+
 @transaction.atomic
 def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list[str]) -> Redaction:
     """Erase a customer's personal data from ``shop``; keep the merchant's accounts.
@@ -162,6 +187,7 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
         for name, count in _member_anonymize(member).items():
             summary[name] += count
     summary["import_lines"] = _imports_scrub(shop=shop, subject=subject)
+    summary["bulk_award_lines"] = _bulk_awards_scrub(shop=shop, subject=subject)
     # What they wrote in the survey; their scores stay (the figures do not move).
     summary["survey_comments"] = survey_comments_erase(shop=shop, members=members)
     # Earlier answers to the customer's data requests hold everything: they go too (the
