@@ -202,6 +202,11 @@ class AnalyticsBuyerDay(models.Model):
     - ``repeat_customers``: one per customer with two orders or more in the period (each
       order adds one on its day and takes it back on the next order's day, anchored at
       the day of the customer's previous order);
+    - ``period_days_between_sum``: per such customer, the days between the first and the
+      last of its orders in the period over their number less one (each order adds, for
+      each earlier order ``j`` orders back and at most ``MAX_DAYS`` before, anchored at
+      that order's day, ``(its time - that one's) / j - (its time - the next one's) /
+      (j - 1)``: the terms of the orders before the period's first cancel out);
 
     split by membership at the period's end: the member's joined day when it is after
     the anchor day (``joined_day <= last``: a member then), ``JOINED`` when the customer
@@ -226,6 +231,7 @@ class AnalyticsBuyerDay(models.Model):
     days_between_sum = ExactNumberField(default=0)
     days_between_count = models.BigIntegerField(default=0)
     repeat_customers = models.BigIntegerField(default=0)
+    period_days_between_sum = ExactNumberField(default=0)
 
     class Meta:
         constraints = [

@@ -52,7 +52,6 @@ from .models import (
     AnalyticsActiveDay,
     AnalyticsBuyerDay,
     AnalyticsDay,
-    AnalyticsOrder,
     CustomerStats,
 )
 from .periods import Period
@@ -352,37 +351,30 @@ def buyers_rolled(
 
     ``lifetime=False`` (the previous period's headline figures) keeps ``behaviour``'s
     meaning: revenue to date is the period's revenue, and the days between orders are
-    those of the period's orders, read from the period's ``AnalyticsOrder`` rows of the
-    customers with two orders or more in it (one more query, index only).
+    those of the period's orders (``period_days_between_sum``).
     """
+    # The days between orders: the lifetime ones (the customer's last order up to the
+    # period's end), or the period's own orders' ones.
+    gap = (
+        "SUM(b.days_between_sum) / NULLIF(SUM(b.days_between_count), 0)"
+        if lifetime
+        else "SUM(b.period_days_between_sum) / NULLIF(SUM(b.repeat_customers), 0)"
+    )
     sql = (
         "SELECT b.joined_day <= %s, SUM(b.customers), SUM(b.orders), SUM(b.revenue),"  # noqa: S608 - fixed names; values are parameters
-        " SUM(b.repeat_customers), SUM(b.revenue_to_date),"
-        " SUM(b.days_between_sum) / NULLIF(SUM(b.days_between_count), 0)"
+        f" SUM(b.repeat_customers), SUM(b.revenue_to_date), {gap}"
         f" FROM {_t(AnalyticsBuyerDay)} b WHERE b.shop_id = %s AND b.anchor_day >= %s"
         " AND b.day >= %s AND b.day <= %s GROUP BY 1"
     )
     first, last = period.first_day, period.last_day
     rows = _fetch(sql, [last, shop.pk, first, first, last])
-    gaps: dict[bool, Any] = {}
-    if not lifetime:
-        sql = (
-            "SELECT COALESCE(g.joined_day <= %s, false),"  # noqa: S608 - fixed names; values are parameters
-            " AVG(EXTRACT(EPOCH FROM (g.last - g.first)) / 86400.0 / (g.n - 1)) FROM ("
-            " SELECT MIN(r.placed_at) AS first, MAX(r.placed_at) AS last, COUNT(*) AS n,"
-            f" MIN(r.joined_day) AS joined_day FROM {_t(AnalyticsOrder)} r"
-            " WHERE r.shop_id = %s AND r.day >= %s AND r.day <= %s"
-            " AND r.member_id IS NOT NULL AND (r.previous_day >= %s OR r.next_day <= %s)"
-            " GROUP BY r.member_id) g GROUP BY 1"
-        )
-        gaps = dict(_fetch(sql, [last, shop.pk, first, last, first, last]))
     empty = Behaviour(0, 0, ZERO, 0, ZERO, None, period.days)
     groups = {True: empty, False: empty}
     for joined, customers, orders, revenue, repeat, to_date, gap in rows:
         if not customers:
             continue  # the group's terms cancel out: nobody of it bought in the period
         if not lifetime:
-            to_date, gap = revenue, gaps.get(bool(joined))
+            to_date = revenue  # the period's orders only
         groups[bool(joined)] = Behaviour(
             customers=int(customers),
             orders=int(orders),

@@ -39,6 +39,7 @@ from .models import (
     CustomerStats,
     RollupWatermark,
 )
+from .periods import MAX_DAYS
 
 # Rows written this long before the watermark are read again: a transaction that took an
 # id or a timestamp earlier but committed after the last refresh is still counted.
@@ -404,7 +405,7 @@ BUYER_CONTRIBUTIONS = (
     " sign.s * v.revenue_to_date AS revenue_to_date,"
     " sign.s * v.days_between_sum AS days_between_sum,"
     " sign.s * v.days_between_count AS days_between_count,"
-    " sign.s * v.repeat_customers AS repeat_customers"
+    " sign.s * v.repeat_customers AS repeat_customers, 0 AS period_days_between_sum"
     " FROM (SELECT %s::int AS s) sign CROSS JOIN {source} r CROSS JOIN LATERAL (VALUES"
     " (r.day, r.day, 1, r.revenue, CASE WHEN r.member_id IS NULL THEN 1 ELSE 0 END, 1,"
     " r.revenue_to_date, r.days_between, CASE WHEN r.days_between IS NULL THEN 0 ELSE 1 END, 0),"
@@ -416,6 +417,26 @@ BUYER_CONTRIBUTIONS = (
     " days_between_sum, days_between_count, repeat_customers)"
     " WHERE v.day IS NOT NULL AND v.anchor_day IS NOT NULL"
 )
+# The pairs of a member's orders (each order and each earlier one at most MAX_DAYS before:
+# no period holds two orders further apart) and their terms of the period's days between
+# orders (``AnalyticsBuyerDay.period_days_between_sum``), computed as the report computes
+# one customer's: seconds / 86400.0 / (orders - 1). ``{source}``: rows of whole members.
+PAIR_CONTRIBUTIONS = (
+    "WITH m AS (SELECT r.member_id, r.orders_to_date AS n, r.placed_at, r.day, r.next_day,"  # noqa: S608 - fixed names and numbers; values are parameters
+    " r.joined_day, LEAD(r.placed_at) OVER (PARTITION BY r.member_id ORDER BY r.orders_to_date)"
+    " AS next_at FROM {source} r WHERE r.member_id IS NOT NULL)"
+    " SELECT v.day, v.anchor_day,"
+    f" CASE WHEN o.joined_day IS NULL THEN DATE '{AnalyticsBuyerDay.NEVER.isoformat()}'"
+    f" WHEN o.joined_day <= v.anchor_day THEN DATE '{AnalyticsBuyerDay.JOINED.isoformat()}'"
+    " ELSE o.joined_day END AS joined_day, 0, 0, 0, 0, 0, 0, 0, 0, sign.s * v.w"
+    " FROM (SELECT %s::int AS s) sign CROSS JOIN m o JOIN m p ON p.member_id = o.member_id"
+    f" AND p.n < o.n AND p.day > o.day - {MAX_DAYS}"
+    " CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM (o.placed_at - p.placed_at)) / 86400.0"
+    " / (o.n - p.n) - CASE WHEN o.n - p.n >= 2 THEN EXTRACT(EPOCH FROM"
+    " (o.placed_at - p.next_at)) / 86400.0 / (o.n - p.n - 1) ELSE 0 END AS w) g"
+    " CROSS JOIN LATERAL (VALUES (o.day, p.day, g.w), (o.next_day, p.day, -g.w))"
+    " v(day, anchor_day, w) WHERE v.day IS NOT NULL"
+)
 BUYER_MEASURES = (
     "orders",
     "revenue",
@@ -425,6 +446,7 @@ BUYER_MEASURES = (
     "days_between_sum",
     "days_between_count",
     "repeat_customers",
+    "period_days_between_sum",
 )
 _SUMS = ", ".join(f"COALESCE(SUM(c.{m}), 0) AS {m}" for m in BUYER_MEASURES)
 _ANY_NONZERO = " OR ".join(f"COALESCE(SUM(c.{m}), 0) <> 0" for m in BUYER_MEASURES)
@@ -506,12 +528,13 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         _execute("SET LOCAL work_mem = '256MB'", [])
         _order_rows(shop=shop, zone=zone, full=True, table=orders)
         source = f"(SELECT * FROM {orders} WHERE shop_id = {int(shop.pk)})"  # noqa: S608 - fixed names; no values
+        singles = BUYER_CONTRIBUTIONS.format(source=source)
+        pairs = PAIR_CONTRIBUTIONS.format(source=source)
         _execute(
             f"INSERT INTO {days} (shop_id, day, anchor_day, joined_day, {measures})"  # noqa: S608 - fixed names; values are parameters
             f" SELECT %s, c.day, c.anchor_day, c.joined_day, {_SUMS}"
-            f" FROM ({BUYER_CONTRIBUTIONS.format(source=source)}) c GROUP BY 2, 3, 4"
-            f" HAVING {_ANY_NONZERO}",
-            [shop.pk, 1],
+            f" FROM ({singles} UNION ALL ({pairs})) c GROUP BY 2, 3, 4 HAVING {_ANY_NONZERO}",
+            [shop.pk, 1, 1],
         )
         # Fresh tables have no statistics yet; the incremental runs' plans need them.
         _execute(f"ANALYZE {orders}", [])
@@ -523,8 +546,13 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
                 f"CREATE TEMP TABLE IF NOT EXISTS {name} (day date, anchor_day date,"
                 " joined_day date, orders bigint, revenue numeric, guest_orders bigint,"
                 " customers bigint, revenue_to_date numeric, days_between_sum numeric,"
-                " days_between_count bigint, repeat_customers bigint) ON COMMIT DELETE ROWS"
+                " days_between_count bigint, repeat_customers bigint,"
+                " period_days_between_sum numeric) ON COMMIT DELETE ROWS"
             )
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_changed_members"
+            " (member_id bigint PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
         for name in ("analytics_order_new", "analytics_order_gone"):
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {name} (shop_id bigint,"
@@ -535,7 +563,7 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
             )
         cursor.execute(
             "TRUNCATE analytics_buyer_delta, analytics_buyer_change, analytics_order_new,"
-            " analytics_order_gone"
+            " analytics_order_gone, analytics_changed_members"
         )
     # The touched members' rows as they are (an order that changed member made both
     # members touched), and the touched guest orders'; index probes per key.
@@ -563,13 +591,22 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         f" WHERE r.shop_id = %s AND r.order_id = n.order_id AND {same}",
         [shop.pk],
     )
+    # The members with a row that changes: their pairs of orders are taken back as they
+    # were and added as they are (the unchanged pairs cancel out in the sum).
+    _execute(
+        "INSERT INTO analytics_changed_members (member_id) SELECT member_id"
+        " FROM analytics_order_gone WHERE member_id IS NOT NULL UNION SELECT member_id"
+        " FROM analytics_order_new WHERE member_id IS NOT NULL",
+        [],
+    )
+    members_rows = (
+        f"(SELECT r.* FROM analytics_changed_members t JOIN {orders} r"  # noqa: S608 - fixed names; no values
+        f" ON r.shop_id = {pk} AND r.member_id = t.member_id)"
+    )
+    into = f"INSERT INTO analytics_buyer_delta (day, anchor_day, joined_day, {measures})"
     # Take back what the replaced rows contributed and add what the new ones do.
-    for sign, source in ((-1, "analytics_order_gone"), (1, "analytics_order_new")):
-        _execute(
-            f"INSERT INTO analytics_buyer_delta (day, anchor_day, joined_day, {measures})"  # noqa: S608 - fixed names; values are parameters
-            f" {BUYER_CONTRIBUTIONS.format(source=source)}",
-            [sign],
-        )
+    _execute(f"{into} {BUYER_CONTRIBUTIONS.format(source='analytics_order_gone')}", [-1])
+    _execute(f"{into} {PAIR_CONTRIBUTIONS.format(source=members_rows)}", [-1])
     _execute(
         f"DELETE FROM {orders} r USING analytics_order_gone g"  # noqa: S608 - fixed names; values are parameters
         " WHERE r.shop_id = %s AND r.order_id = g.order_id",
@@ -580,6 +617,8 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         f" SELECT {ORDER_COLUMNS} FROM analytics_order_new",
         [],
     )
+    _execute(f"{into} {BUYER_CONTRIBUTIONS.format(source='analytics_order_new')}", [1])
+    _execute(f"{into} {PAIR_CONTRIBUTIONS.format(source=members_rows)}", [1])
     _execute(
         f"INSERT INTO analytics_buyer_change (day, anchor_day, joined_day, {measures})"  # noqa: S608 - fixed names; no values
         f" SELECT c.day, c.anchor_day, c.joined_day, {_SUMS} FROM analytics_buyer_delta c"
