@@ -52,6 +52,7 @@ so a proposed rule on them matches only orders that have them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,30 +186,6 @@ def _rule_lines(stored: list[dict[str, Any]]) -> list[RuleLine]:
     ]
 
 
-def _refunds(order_ids: list[int]) -> dict[int, list[Refund]]:
-    found: dict[int, list[Refund]] = {}
-    rows = OrderRefund.objects.filter(order_id__in=order_ids).values_list(
-        "order_id", "external_id", "lines", "extra_amount"
-    )
-    for order_id, external_id, lines, extra in rows:
-        found.setdefault(order_id, []).append(
-            Refund(
-                external_id=external_id,
-                order_external_id="",
-                lines=tuple(
-                    RefundLine(
-                        line_id=str(line["id"]),
-                        amount=Decimal(line["amount"]),
-                        gift_card=bool(line["gift_card"]),
-                    )
-                    for line in lines
-                ),
-                extra_amount=extra,
-            )
-        )
-    return found
-
-
 def order_points(
     *,
     lines: Sequence[RuleLine],
@@ -255,6 +232,31 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One stored order as the general path reads it. ``shape``: text that is the same
+    for two orders that earn the same under any rules, given the rest of the row (their
+    lines without the line ids, which only matter to match refunds), or None."""
+
+    pk: int
+    member_id: int
+    placed: datetime
+    lines: list[dict[str, Any]]
+    campaigns: str | list[dict[str, Any]]
+    first_order: bool
+    tier: str
+    tier_multiplier: Decimal
+    shipping: Decimal
+    tax: Decimal
+    eligible: Decimal
+    refunded: Decimal
+    program_id: int | None
+    points_target: int
+    confirmed: bool
+    refunds: list[Refund]
+    shape: str | None
+
+
 def _orders(*, shop: Shop, since: datetime | None, end: datetime) -> Any:
     """The members' orders placed in ``[since, end)`` that can earn. An order that is not
     paid, or is cancelled, fully refunded or a test, earns nothing under any rules."""
@@ -273,16 +275,91 @@ def _orders(*, shop: Shop, since: datetime | None, end: datetime) -> Any:
     return orders
 
 
-def _batches(orders: Any) -> Iterator[list[tuple[Any, ...]]]:
-    """The orders' rows in batches, from a server-side cursor."""
+def _refund(external_id: str, lines: list[dict[str, Any]], extra: Decimal) -> Refund:
+    return Refund(
+        external_id=external_id,
+        order_external_id="",
+        lines=tuple(
+            RefundLine(
+                line_id=str(line["id"]),
+                amount=Decimal(line["amount"]),
+                gift_card=bool(line["gift_card"]),
+            )
+            for line in lines
+        ),
+        extra_amount=extra,
+    )
+
+
+def _refunds(order_ids: list[int]) -> dict[int, list[Refund]]:
+    found: dict[int, list[Refund]] = {}
+    rows = OrderRefund.objects.filter(order_id__in=order_ids).values_list(
+        "order_id", "external_id", "lines", "extra_amount"
+    )
+    for order_id, external_id, lines, extra in rows:
+        found.setdefault(order_id, []).append(_refund(external_id, lines, extra))
+    return found
+
+
+def _read(orders: Any) -> Iterator[_Row]:
+    """The orders' rows, with their refunds (any database): a server-side cursor, each
+    batch's refunds in one query."""
     batch: list[tuple[Any, ...]] = []
+
+    def rows() -> Iterator[_Row]:
+        refunded = [row[0] for row in batch if row[11]]
+        refunds = _refunds(refunded) if refunded else {}
+        for row in batch:
+            yield _Row(*row, refunds=refunds.get(row[0], []), shape=None)
+
     for row in orders.values_list(*COLUMNS).iterator(chunk_size=BATCH):
         batch.append(row)
         if len(batch) >= BATCH:
-            yield batch
+            yield from rows()
             batch = []
-    if batch:
-        yield batch
+    yield from rows()
+
+
+# An order's refunds as JSON (amounts as text, read as Decimal), and its lines without
+# their ids, for the general path on PostgreSQL.
+_REFUNDS_JSON = (
+    "(SELECT jsonb_agg(jsonb_build_array(r.external_id, r.lines, r.extra_amount::text)"
+    " ORDER BY r.id) FROM earning_orderrefund r WHERE r.order_id = earning_order.id)"
+)
+_SHAPE = "(SELECT jsonb_agg(l - 'id') FROM jsonb_array_elements(earning_order.lines) l)"
+
+
+def _stream(orders: Any) -> Iterator[_Row]:
+    """The orders' rows, with their refunds, on PostgreSQL: one plain statement whose rows
+    are streamed (not a declared cursor, which PostgreSQL never runs in parallel), so
+    selecting a few orders among millions uses every core. JSON comes as text."""
+    query = orders.annotate(
+        refund_rows=RawSQL(_REFUNDS_JSON, ()),  # noqa: S611 - fixed text
+        shape=RawSQL(_SHAPE, ()),  # noqa: S611 - fixed text
+    ).values_list(*COLUMNS, "refund_rows", "shape")
+    from psycopg import pq  # the PostgreSQL driver, only needed here
+
+    # Rows per round trip (libpq 17 and later; one at a time before).
+    chunk = BATCH if pq.version() >= 170000 else 1
+    sql, params = query.query.sql_with_params()
+    loads = json.loads
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_NO_JIT)
+        for row in cursor.cursor.stream(sql, params, size=chunk):
+            refunds = [
+                _refund(external_id, lines, Decimal(extra))
+                for external_id, lines, extra in (loads(row[15]) if row[15] else ())
+            ]
+            yield _Row(
+                row[0],
+                row[1],
+                row[2],
+                loads(row[3]),
+                row[4],
+                *row[5:15],
+                refunds=refunds,
+                shape=None if refunds else row[16],
+            )
 
 
 class _CampaignCache:
@@ -292,13 +369,14 @@ class _CampaignCache:
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[Campaign, ...]] = {}
 
-    def get(self, stored: list[dict[str, Any]]) -> tuple[Campaign, ...]:
-        if not stored:
+    def get(self, stored: str | list[dict[str, Any]]) -> tuple[Campaign, ...]:
+        if not stored or stored == "[]":
             return ()
-        key = repr(stored)
+        key = stored if isinstance(stored, str) else repr(stored)
         parsed = self._parsed.get(key)
         if parsed is None:
-            parsed = tuple(campaign_from_dict(c) for c in stored)
+            raw = json.loads(stored) if isinstance(stored, str) else stored
+            parsed = tuple(campaign_from_dict(c) for c in raw)
             self._parsed[key] = parsed
         return parsed
 
@@ -336,9 +414,14 @@ def _rated(
     )
 
 
+# Remembered points per order shape and rules, at most this many at a time (memory stays
+# bounded; orders of a shop's usual baskets keep coming back).
+MEMO_SIZE = 100_000
+
+
 def _replay_general(
     *,
-    orders: Any,
+    rows: Iterator[_Row],
     proposed: Rating,
     current: Rating,
     current_id: int | None,
@@ -347,62 +430,76 @@ def _replay_general(
     replay_tiers: bool,
     totals: Totals,
 ) -> None:
-    """Each order through ``order_breakdown``, for both columns."""
+    """Each order through ``order_breakdown``, for both columns. Orders of the same shape
+    (see ``_Row``), with the same campaigns in force, facts and tier, earn the same: the
+    points of one are remembered for the others."""
     campaigns = _CampaignCache()
-    for batch in _batches(orders):
-        refunded = [row[0] for row in batch if row[11]]
-        refunds = _refunds(refunded) if refunded else {}
-        for (
-            pk,
-            member_id,
-            placed,
-            stored_lines,
-            stored_campaigns,
-            first_order,
-            tier,
-            tier_multiplier,
-            shipping,
-            tax,
-            eligible,
-            refunded_amount,
-            program_id,
-            points_target,
-            confirmed,
-        ) in batch:
-            in_months = placed >= start
-            under_current = in_months and program_id != current_id and current.config.enabled
-            if not (proposed.config.enabled or under_current):
-                lines: list[RuleLine] = []
-            else:
-                lines = _rule_lines(stored_lines)
-            own = refunds.get(pk, [])
-            order_campaigns = campaigns.get(stored_campaigns)
+    memo: dict[tuple[Any, ...], int] = {}
 
-            facts = {
-                "lines": lines,
-                "placed": placed,
-                "first_order": first_order,
-                "tier": tier,
-                "fixed_multiplier": tier_multiplier,
-                "campaigns": order_campaigns,
-                "refunds": own,
-                "shipping": shipping,
-                "tax": tax,
-            }
-            earned = _rated(proposed, **facts)
-            if in_months:
-                totals.orders += 1
-                totals.revenue += max(eligible - refunded_amount, ZERO)
-                totals.proposed += earned
-                totals.current += (
-                    points_target if program_id == current_id else _rated(current, **facts)
-                )
-            if replay_tiers and confirmed and earned:
-                # As the engine counts points earned: confirmed orders only.
-                if windows.start is None or placed >= windows.start:
-                    totals.earn(member_id, earned, 0)
-                elif windows.previous is not None and placed >= windows.previous[0]:
-                    totals.earn(member_id, 0, earned)
+    def rated(rating: Rating, which: int, row: _Row, order_campaigns: Any, lines: Any) -> int:
+        if not rating.config.enabled:
+            return 0
+        key = None
+        if row.shape is not None:
+            in_force = tuple(i for i, c in enumerate(order_campaigns) if c.in_force(row.placed))
+            key = (
+                which,
+                row.shape,
+                row.campaigns if in_force else None,
+                in_force,
+                row.first_order,
+                row.tier,
+                rating.multiplier(row.tier, row.tier_multiplier),
+                row.shipping,
+                row.tax,
+            )
+            found = memo.get(key)
+            if found is not None:
+                return found
+        points = _rated(
+            rating,
+            lines=lines(),
+            placed=row.placed,
+            first_order=row.first_order,
+            tier=row.tier,
+            fixed_multiplier=row.tier_multiplier,
+            campaigns=order_campaigns,
+            refunds=row.refunds,
+            shipping=row.shipping,
+            tax=row.tax,
+        )
+        if key is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = points
+        return points
+
+    for row in rows:
+        parsed: list[list[RuleLine]] = []
+
+        def lines(row: _Row = row, parsed: list[list[RuleLine]] = parsed) -> list[RuleLine]:
+            if not parsed:
+                parsed.append(_rule_lines(row.lines))
+            return parsed[0]
+
+        order_campaigns = campaigns.get(row.campaigns)
+        placed = row.placed
+        earned = rated(proposed, 0, row, order_campaigns, lines)
+        if placed >= start:
+            totals.orders += 1
+            totals.revenue += max(row.eligible - row.refunded, ZERO)
+            totals.proposed += earned
+            totals.current += (
+                row.points_target
+                if row.program_id == current_id
+                else rated(current, 1, row, order_campaigns, lines)
+            )
+        if replay_tiers and row.confirmed and earned:
+            # As the engine counts points earned: confirmed orders only.
+            if windows.start is None or placed >= windows.start:
+                totals.earn(row.member_id, earned, 0)
+            elif windows.previous is not None and placed >= windows.previous[0]:
+                totals.earn(row.member_id, 0, earned)
 
 
 # --- the database path --------------------------------------------------------------
@@ -526,7 +623,11 @@ def _replay_database(
         where += " AND o.placed_at >= %(since)s"
         params["since"] = since
     tier_names: list[str] = []
-    if proposed.tiers is not None and proposed.config.enabled:
+    multiplied = proposed.tiers is not None and any(
+        tier.earn_multiplier != ONE for tier in proposed.tiers.tiers
+    )
+    if multiplied and proposed.config.enabled:
+        # The tier names the orders were placed in, to give each its proposed multiplier.
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT DISTINCT o.tier FROM {Order._meta.db_table} o "  # noqa: S608
@@ -779,18 +880,21 @@ def what_if(
         totals=totals,
     )
     counted: tuple[dict[int, int], int] | None = None
-    if fast and connection.vendor == "postgresql" and proposed.in_database:
+    on_postgres = fast and connection.vendor == "postgresql"
+    if on_postgres and proposed.in_database:
         condition, condition_params = _fast_condition(
             Order._meta.db_table, current_id=current_id, current=current
         )
         # Fixed text from _fast_condition; the one value is a parameter.
         in_database = RawSQL(condition, condition_params, output_field=BooleanField())  # noqa: S611
-        _replay_general(orders=orders.alias(fast=in_database).filter(fast=False), **general)
+        _replay_general(rows=_stream(orders.alias(fast=in_database).filter(fast=False)), **general)
         counted = _replay_database(
             shop=shop, since=since, end=end, tiers=proposed_tiers, tier_lower=tier_lower, **general
         )
+    elif on_postgres:
+        _replay_general(rows=_stream(orders), **general)
     else:
-        _replay_general(orders=orders, **general)
+        _replay_general(rows=_read(orders), **general)
 
     if replay_tiers:
         if counted is None:

@@ -340,3 +340,73 @@ def test_another_shops_orders_stay_out_of_the_database_path(shop, other_shop, cl
     )
     assert theirs.proposed.tiers == [(None, 0), ("Silver", 0), ("Gold", 1)]
     assert sum(count for _, count in mine.proposed.tiers) == 3
+
+
+def test_orders_of_the_same_basket_are_calculated_once_and_exactly(shop, clock, monkeypatch):
+    # given the same basket (12.50 of Coffee) bought by A, B and C; D too, but 5.00 of it
+    # refunded; E with 5.00 shipping; F placed in tier Gold (1.5x)
+    coffee = {"sku": "BEAN", "collections": ("Coffee",)}
+    for n, customer in enumerate(["A", "B", "C"], start=1):
+        buy(
+            shop.shop,
+            clock,
+            f"S{n}",
+            f"2025-03-1{n}",
+            [line(f"s{n}", "12.50", **coffee)],
+            customer=customer,
+        )
+    refund = Refund(
+        external_id="RD",
+        order_external_id="SD",
+        lines=(RefundLine(line_id="sd", amount=Decimal("5.00")),),
+    )
+    buy(
+        shop.shop,
+        clock,
+        "SD",
+        "2025-03-05",
+        [line("sd", "12.50", **coffee)],
+        customer="D",
+        refunds=(refund,),
+    )
+    buy(
+        shop.shop,
+        clock,
+        "SE",
+        "2025-03-06",
+        [line("se", "12.50", **coffee)],
+        customer="E",
+        shipping="5.00",
+    )
+    buy(shop.shop, clock, "SF", "2025-03-17", [line("sf", "12.50", **coffee)], customer="F")
+    Order.objects.filter(shop=shop.shop, external_id="SF").update(
+        tier="Gold", tier_multiplier=Decimal("1.5")
+    )
+    clock.set(END)
+    calculated: list[str] = []
+    calculate = simulation.order_points
+
+    def counting(**kwargs: Any) -> int:
+        calculated.append(kwargs["lines"][0].line_id)
+        return calculate(**kwargs)
+
+    monkeypatch.setattr(simulation, "order_points", counting)
+    program = {
+        "points_per_unit": "2",
+        "include_shipping": True,
+        "line_rules": [{"field": "collection", "value": "Coffee", "multiplier": "3"}],
+    }
+
+    # when a rule on the collection is tried (every order takes the general path)
+    result = what_if(shop=shop.shop, program=program_from_dict(program), months=1, at=END)
+
+    # then A's basket was calculated once for A, B and C (12.50 x 3 x 2 = 75 each); D's
+    # (7.50 kept: 45), E's ((37.50 + 5.00) x 2 = 85) and F's (37.50 x 1.5 x 2 = 112.5
+    # -> 112) each on their own; the current rules kept the engine's points
+    assert len(calculated) == 4 and {"sd", "se", "sf"} < set(calculated)
+    assert result.proposed.points_issued == 75 * 3 + 45 + 85 + 112
+    calculated.clear()
+    general = what_if(
+        shop=shop.shop, program=program_from_dict(program), months=1, at=END, fast=False
+    )
+    assert general == result and len(calculated) == 6
