@@ -26,28 +26,37 @@ For the orders of members placed in the last ``months`` months (to now):
   replayed too, so a richer earning rule moves members up (action points count as they
   were awarded, confirmed orders only, as the engine counts points earned).
 
-Two paths compute the same numbers:
+Two paths compute the same numbers (``what_if(fast=False)`` takes only the second; the
+tests and ``bench/what_if.py --check`` compare them):
 
-- The database path: for rules without line rules (a rate, a rounding, shipping and tax,
-  a minimum, a cap, the tier multiplier), an order with no refund and no campaign earns
-  ``round((merchandise x tier multiplier + shipping + tax) x rate)``, capped, or 0 under
-  the minimum: PostgreSQL computes that per order and adds it up (per member as well when
-  the tiers count points), in one statement that can use parallel workers. Only
-  additions, multiplications and comparisons of the stored decimals are involved, which
+- The database path (PostgreSQL): for rules without line rules (a rate, a rounding,
+  shipping and tax, a minimum, a cap, the tier multiplier), an order with no refund and
+  no campaign earns ``round((merchandise x tier multiplier + shipping + tax) x rate)``,
+  capped, or 0 without merchandise or under the minimum. PostgreSQL computes that per
+  order and adds it up in one statement that can use parallel workers; when the tiers
+  count points, it also puts each member's metric together (these orders, the general
+  path's, the action points) and counts members per tier, so nothing per member comes
+  back. The merchandise is ``Order.eligible_amount``, which ``order_sync`` writes with
+  the stored lines from the same snapshot (the non-gift-card lines' amounts); an order
+  whose lines hold an amount that is not plain text of a non-negative amount with at
+  most four decimals takes the general path, so the sum is exactly the lines'. Only
+  additions, multiplications and comparisons of stored decimals are involved, which
   ``numeric`` does exactly, as the calculation's 50-digit context does for amounts of
-  sane size, and ``floor``/``ceil``/``round`` (halves away from zero, i.e. up for
-  points, which are never negative) are the three rounding modes. An amount stored as a
-  JSON number rather than text, like a refund or a campaign, sends the order to the
-  other path.
+  sane size; ``floor``/``ceil``/``round`` (halves away from zero: up, for points, which
+  are never negative) are the three rounding modes.
 - The general path: every other order (and every order when a rule names products)
-  streams from a server-side cursor in batches, each batch's refunds read in one query,
-  through ``order_breakdown`` itself; the campaigns stored on orders are parsed once per
-  distinct list.
+  through ``order_breakdown`` itself. On PostgreSQL its rows come from one plain
+  statement, streamed with their refunds (not a declared cursor, which PostgreSQL never
+  runs in parallel); elsewhere from a server-side cursor in batches, each batch's
+  refunds in one query. The campaigns stored on orders are parsed once per distinct
+  list, and orders without refunds that have the same lines (ids aside), campaigns in
+  force, facts and tier earn what the first of them earned (remembered for up to
+  ``MEMO_SIZE`` shapes at a time).
 
-Memory stays flat whatever the number of orders: only the per-member tier metric (one
-number per member with points) is kept when the tiers count points. Facts of a product
-that the shop's rules never needed (type, tags, collections) are not stored on orders,
-so a proposed rule on them matches only orders that have them.
+Memory stays flat whatever the number of orders: the general path keeps the per-member
+tier metric of its own orders (one number per member with points) when the tiers count
+points. Facts of a product that the shop's rules never needed (type, tags, collections)
+are not stored on orders, so a proposed rule on them matches only orders that have them.
 """
 
 from __future__ import annotations
