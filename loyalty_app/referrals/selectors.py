@@ -4,6 +4,7 @@ analytics report can include)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -95,10 +96,33 @@ def member_referral_counts(*, member: Member) -> MemberReferrals:
     )
 
 
+# The widget reads the shop's program on every state request: each process keeps it
+# PROGRAM_TTL_SECONDS (as the widget keeps the rest of a shop's configuration), so a busy
+# storefront reads it a few times a minute. A save shows within that time.
+PROGRAM_TTL_SECONDS = 5.0
+_PROGRAMS: dict[int, tuple[float, ReferralProgram | None]] = {}
+
+
+def referral_program_cached(*, shop: Shop) -> ReferralProgram | None:
+    hit = _PROGRAMS.get(shop.pk)
+    moment = time.monotonic()
+    if hit is not None and hit[0] > moment:
+        return hit[1]
+    program = referral_program_get(shop=shop)
+    if len(_PROGRAMS) > 10_000:
+        _PROGRAMS.clear()
+    _PROGRAMS[shop.pk] = (moment + PROGRAM_TTL_SECONDS, program)
+    return program
+
+
+def referral_program_forget(*, shop_id: int) -> None:
+    _PROGRAMS.pop(shop_id, None)
+
+
 def widget_referral_state(*, shop: Shop, member: Member) -> dict[str, Any] | None:
     """The widget's "Refer a friend" section, or None when the program is off. Makes the
     member's code on first use (one row, once)."""
-    program = referral_program_get(shop=shop)
+    program = referral_program_cached(shop=shop)
     if program is None or not program.enabled:
         return None
     from .services import referral_code_for  # a member's code is made when first shown

@@ -41,7 +41,7 @@ from .policies import (
     friend_offer_text,
     program_settings_from_dict,
 )
-from .selectors import program_settings, referral_program_get
+from .selectors import program_settings, referral_program_forget, referral_program_get
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def referral_program_update(*, shop: Shop, data: Any, actor: str) -> tuple[Refer
             before=before,
             after=after,
         )
+    referral_program_forget(shop_id=shop.pk)
     return program, True
 
 

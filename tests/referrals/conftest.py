@@ -18,6 +18,7 @@ from django.test import Client
 from loyalty_app.common.time import now
 from loyalty_app.members.models import Member
 from loyalty_app.referrals.models import Referral
+from loyalty_app.referrals.selectors import _PROGRAMS
 from loyalty_app.shops.models import Shop
 from loyalty_app.widget.selectors import shop_program_forget
 from shopify_bridge.devstore.payloads import LineSpec, order_payload, refund_payload
@@ -57,6 +58,7 @@ PROGRAM = {
 def _fresh_rate_limits() -> None:
     caches["ratelimit"].clear()
     shop_program_forget()
+    _PROGRAMS.clear()
 
 
 def put_json(client: Client, path: str, body: Any) -> Any:
