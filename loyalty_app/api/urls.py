@@ -16,7 +16,6 @@ urlpatterns = [
     re_path(r"^", include("loyalty_app.privacy.urls")),
     re_path(r"^", include("loyalty_app.analytics.urls")),
     re_path(r"^", include("loyalty_app.referrals.urls")),
-    re_path(r"^", include("loyalty_app.referrals.urls")),
     re_path(r"^", include("loyalty_app.bulk_actions.urls")),
     re_path(r"^imports/?$", import_apis.ImportListApi.as_view(), name="imports"),
     re_path(

@@ -185,12 +185,12 @@ def _order_reconcile(*, order: Order, actor: str) -> None:
     from loyalty_app.tiers.services import member_tier_after_order  # tiers imports earning
 
     member_tier_after_order(order=order)
-    from loyalty_app.referrals.services import referral_order_settle  # referrals imports earning
-
-    referral_order_settle(order=order, actor=actor)
     from loyalty_app.challenges.services import challenges_after_order  # imports earning
 
     challenges_after_order(order=order, actor=actor)
+    from loyalty_app.referrals.services import referral_order_settle  # referrals imports earning
+
+    referral_order_settle(order=order, actor=actor)
 
 
 @lru_cache(maxsize=4096)

@@ -23,8 +23,8 @@ NAV = (
     ("merchant_admin:cashback", "Cash-back"),
     ("merchant_admin:rewards", "Rewards"),
     ("merchant_admin:campaigns", "Campaigns"),
-    ("merchant_admin:referrals", "Referrals"),
     ("merchant_admin:challenges", "Challenges"),
+    ("merchant_admin:referrals", "Referrals"),
     ("merchant_admin:customers", "Customers"),
     ("merchant_admin:bulk-awards", "Award points"),
     ("merchant_admin:analytics", "Analytics"),
@@ -51,12 +51,12 @@ TOASTS = {
     "reward_saved": "Reward saved",
     "reward_archived": "Reward archived",
     "bulk_award_confirmed": "Awarding started",
-    "referrals_saved": "Referrals saved",
     "challenge_created": "Challenge created",
     "challenge_saved": "Challenge saved",
     "challenge_activated": "Challenge activated",
     "challenge_archived": "Challenge archived",
     "badge_created": "Badge created",
+    "referrals_saved": "Referrals saved",
     "survey_saved": "Survey saved",
 }
 
