@@ -128,6 +128,9 @@ def test_the_state_of_a_member_takes_a_bounded_number_of_queries(proxy, shop, wi
     with CaptureQueriesContext(connection) as queries:
         response = proxy.get("state", customer="7001")
 
-    # then a fixed handful of queries answered it
+    # then a fixed handful of queries answered it: the shop, its configuration (widget,
+    # program, tiers, rewards, referral program, challenges: kept per process, read here
+    # because the cache is cold) and the member's own (member, tier, tier metric, pending
+    # points, actions, codes, history, the survey to ask)
     assert response.status_code == 200
-    assert len(queries) <= 12, [q["sql"][:120] for q in queries.captured_queries]
+    assert len(queries) <= 15, "\n".join(q["sql"][:150] for q in queries.captured_queries)
