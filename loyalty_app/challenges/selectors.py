@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet
 
@@ -31,6 +31,9 @@ from .policies import (
     progress_text,
     zone_of,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 ORDER_BLOCKS = frozenset({"orders_count", "amount_spent", "distinct_categories", "monthly_streak"})
 ZERO = Decimal(0)
@@ -164,16 +167,25 @@ def _kept_lines(
     return tuple(counted)
 
 
-def member_counted_orders(
-    *, member: Member, since: datetime, until: datetime, with_lines: bool = False
-) -> list[CountedOrder]:
-    """The member's counted orders placed in [since, until): paid, not cancelled, not
-    fully refunded, not a test, with merchandise left after refunds. ``with_lines``: with
-    each line's product facts and whether a refund took all of it (one more query)."""
+def members_counted_orders(
+    *,
+    shop_id: int,
+    member_ids: Sequence[int],
+    since: datetime,
+    until: datetime,
+    with_lines: bool = False,
+) -> dict[int, list[CountedOrder]]:
+    """The counted orders placed in [since, until) of each of ``member_ids`` (members of
+    ``shop_id``; a member with none is absent): paid, not cancelled, not fully refunded,
+    not a test, with merchandise left after refunds. ``with_lines``: with each line's
+    product facts and whether a refund took all of it (one more query). One query (two
+    with lines) whatever the number of members: the catch-up reads a batch at once."""
+    if not member_ids:
+        return {}
     rows = list(
         Order.objects.filter(
-            shop_id=member.shop_id,
-            member=member,
+            shop_id=shop_id,
+            member_id__in=member_ids,
             has_snapshot=True,
             paid=True,
             cancelled=False,
@@ -181,7 +193,15 @@ def member_counted_orders(
             test=False,
             placed_at__gte=since,
             placed_at__lt=until,
-        ).values_list("pk", "placed_at", "eligible_amount", "refunded_amount", "confirmed", "lines")
+        ).values_list(
+            "pk",
+            "member_id",
+            "placed_at",
+            "eligible_amount",
+            "refunded_amount",
+            "confirmed",
+            *(("lines",) if with_lines else ()),
+        )
     )
     refunds: dict[int, list[list[dict[str, Any]]]] = defaultdict(list)
     if with_lines and rows:
@@ -189,39 +209,68 @@ def member_counted_orders(
             order_id__in=[row[0] for row in rows]
         ).values_list("order_id", "lines"):
             refunds[order_id].append(lines or [])
-    counted = []
-    for pk, placed_at, eligible, refunded, confirmed, lines in rows:
+    counted: dict[int, list[CountedOrder]] = defaultdict(list)
+    for pk, member_id, placed_at, eligible, refunded, confirmed, *lines in rows:
         net = max(eligible - refunded, ZERO)
         if net <= 0:
             continue
-        counted.append(
+        counted[member_id].append(
             CountedOrder(
                 placed_at=placed_at,
                 net_amount=net,
                 confirmed=confirmed,
-                lines=_kept_lines(lines, refunds.get(pk, [])) if with_lines else (),
+                lines=_kept_lines(lines[0], refunds.get(pk, [])) if with_lines else (),
             )
         )
-    return counted
+    return dict(counted)
+
+
+def member_counted_orders(
+    *, member: Member, since: datetime, until: datetime, with_lines: bool = False
+) -> list[CountedOrder]:
+    """The member's counted orders placed in [since, until) (``members_counted_orders``
+    for one member)."""
+    return members_counted_orders(
+        shop_id=member.shop_id,
+        member_ids=[member.pk],
+        since=since,
+        until=until,
+        with_lines=with_lines,
+    ).get(member.pk, [])
+
+
+def members_done_actions(
+    *,
+    shop_id: int,
+    member_ids: Sequence[int],
+    actions: set[str],
+    since: datetime,
+    until: datetime,
+) -> dict[int, list[DoneAction]]:
+    """The awarded actions among ``actions`` that happened in [since, until), of each of
+    ``member_ids`` (members of ``shop_id``; a member with none is absent). One query."""
+    if not actions or not member_ids:
+        return {}
+    done: dict[int, list[DoneAction]] = defaultdict(list)
+    for member_id, action, at in ActionEvent.objects.filter(
+        shop_id=shop_id,
+        member_id__in=member_ids,
+        action__in=sorted(actions),
+        status=ActionEvent.Status.AWARDED,
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+    ).values_list("member_id", "action", "occurred_at"):
+        done[member_id].append(DoneAction(action=action, occurred_at=at))
+    return dict(done)
 
 
 def member_done_actions(
     *, member: Member, actions: set[str], since: datetime, until: datetime
 ) -> list[DoneAction]:
     """The member's awarded actions among ``actions`` that happened in [since, until)."""
-    if not actions:
-        return []
-    return [
-        DoneAction(action=action, occurred_at=at)
-        for action, at in ActionEvent.objects.filter(
-            shop_id=member.shop_id,
-            member=member,
-            action__in=sorted(actions),
-            status=ActionEvent.Status.AWARDED,
-            occurred_at__gte=since,
-            occurred_at__lt=until,
-        ).values_list("action", "occurred_at")
-    ]
+    return members_done_actions(
+        shop_id=member.shop_id, member_ids=[member.pk], actions=actions, since=since, until=until
+    ).get(member.pk, [])
 
 
 # --- what a member sees ---------------------------------------------------------------------

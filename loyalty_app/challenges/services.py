@@ -77,6 +77,8 @@ from .selectors import (
     challenges_live,
     member_counted_orders,
     member_done_actions,
+    members_counted_orders,
+    members_done_actions,
     widget_challenges_forget,
 )
 
@@ -547,12 +549,131 @@ def _backfill_candidates(challenge: Challenge):  # type: ignore[no-untyped-def]
     )
 
 
+def _backfill_batch(*, challenge: Challenge, batch_size: int) -> int:
+    """Evaluate the next ``batch_size`` members after the cursor in one transaction and
+    move the cursor past them; returns how many were evaluated (0: none left).
+
+    Set-based: the members are locked in one statement, their counted orders and actions
+    read in one query each, the pure counting done in Python, and the rows that change
+    written in one upsert. A member whose reward is given or taken back goes through
+    ``_progress_write``, the path the order webhooks take. The result equals
+    ``member_challenges_evaluate`` for each member (the tests compare both)."""
+    with transaction.atomic():
+        # The members' rows in pk order, before any fact is read (the module's doc, Locks).
+        # A member whose order a webhook is writing waits here for it to commit, so the
+        # reads below see it; a webhook that comes later waits for this batch to commit,
+        # then recomputes from the source itself: whoever holds the member's lock last
+        # writes the row, from everything committed before it.
+        members = list(
+            _backfill_candidates(challenge)
+            .filter(pk__gt=challenge.backfill_member_id)
+            .order_by("pk")
+            .only("id", "shop_id")
+            .select_for_update()[:batch_size]
+        )
+        if not members:
+            return 0
+        ids = [m.pk for m in members]
+        shop = challenge.shop
+        since, until = challenge.starts_at, challenge.ends_at
+        orders = (
+            members_counted_orders(
+                shop_id=shop.pk,
+                member_ids=ids,
+                since=since,
+                until=until,
+                with_lines=challenge.block == "distinct_categories",
+            )
+            if challenge.block in ORDER_BLOCKS
+            else {}
+        )
+        actions = (
+            members_done_actions(
+                shop_id=shop.pk,
+                member_ids=ids,
+                actions=set(challenge.params["actions"]),
+                since=since,
+                until=until,
+            )
+            if challenge.block == "actions"
+            else {}
+        )
+        rows = {
+            row.member_id: row
+            for row in ChallengeProgress.objects.select_for_update().filter(
+                challenge=challenge, member_id__in=ids
+            )
+        }
+        zone = zone_of(shop.timezone)
+        common = {
+            "block": challenge.block,
+            "params": challenge.params,
+            "starts_at": since,
+            "ends_at": until,
+            "zone": zone,
+        }
+        upserts = []
+        for member in members:
+            counted = orders.get(member.pk, [])
+            done = actions.get(member.pk, [])
+            value = progress_value(orders=counted, actions=done, **common)
+            confirmed = progress_value(
+                orders=[o for o in counted if o.confirmed], actions=done, **common
+            )
+            row = rows.get(member.pk)
+            held = row is not None and row.completed
+            if held != (confirmed >= challenge.target):
+                # The reward is given or taken back: the per-member path, under the lock
+                # this batch holds.
+                member.shop = shop
+                _progress_write(
+                    challenge=challenge,
+                    member=member,
+                    row=row,
+                    value=value,
+                    confirmed=confirmed,
+                    actor="challenge-activation",
+                )
+            elif (row is None and (value or confirmed)) or (
+                row is not None and (row.value, row.confirmed_value) != (value, confirmed)
+            ):
+                upserts.append(
+                    ChallengeProgress(
+                        shop_id=shop.pk,
+                        challenge=challenge,
+                        member_id=member.pk,
+                        value=value,
+                        confirmed_value=confirmed,
+                    )
+                )
+        if upserts:
+            # No conflict can come from another writer (all hold the member's lock); the
+            # upsert lets one statement create new rows and correct existing ones.
+            ChallengeProgress.objects.bulk_create(
+                upserts,
+                update_conflicts=True,
+                unique_fields=["challenge", "member"],
+                update_fields=["value", "confirmed_value", "updated_at"],
+            )
+        # In the batch's transaction: a crash leaves the cursor before the batch, whose
+        # writes are rolled back with it. The cursor only moves forward.
+        Challenge.objects.filter(pk=challenge.pk, backfill_member_id__lt=ids[-1]).update(
+            backfill_member_id=ids[-1], updated_at=now()
+        )
+        return len(ids)
+
+
 def challenge_backfill_run(*, challenge_id: int, batch_size: int = BACKFILL_BATCH_SIZE) -> int:
     """Count what members did in an activated challenge's dates before it was activated;
-    returns how many members were evaluated. In batches by member id; each member is its
-    own short transaction, and the challenge row records the last member of each batch
-    done, so a crash resumes after the last finished batch (evaluating a member twice,
-    by a resumed run or a second worker, changes nothing)."""
+    returns how many members were evaluated.
+
+    Only members with an order or an action the challenge may count in its dates are
+    read (``_backfill_candidates``): any other member's progress is 0, which the widget
+    and the API read from a missing row. Members go in batches by id, each batch one
+    transaction that also moves the challenge's cursor (``backfill_member_id``), so a
+    crash resumes after the last committed batch. Running it again, or in two workers at
+    once, changes nothing (each batch recomputes from the source under the members'
+    locks, and writes only rows whose values differ)."""
     evaluated = 0
     while True:
         challenge = (
@@ -562,25 +683,11 @@ def challenge_backfill_run(*, challenge_id: int, batch_size: int = BACKFILL_BATC
         )
         if challenge is None:
             return evaluated  # done, archived, or unknown
-        batch = list(
-            _backfill_candidates(challenge)
-            .filter(pk__gt=challenge.backfill_member_id)
-            .order_by("pk")[:batch_size]
-        )
-        for member in batch:
-            member_challenges_evaluate(
-                shop=challenge.shop,
-                member=member,
-                challenges=[challenge],
-                actor="challenge-activation",
-            )
-        evaluated += len(batch)
-        done = len(batch) < batch_size
-        # The cursor only moves forward: a slower second worker cannot take it back.
-        Challenge.objects.filter(
-            pk=challenge.pk, backfill_member_id__lt=batch[-1].pk if batch else 0
-        ).update(backfill_member_id=batch[-1].pk if batch else 0, updated_at=now())
-        if done:
+        done = _backfill_batch(challenge=challenge, batch_size=batch_size)
+        evaluated += done
+        if done == 0:
+            # Finished only when no member is left after the cursor (a batch may come back
+            # short when a locked member changed meanwhile, so a short batch proves nothing).
             Challenge.objects.filter(pk=challenge.pk, backfilled_at__isnull=True).update(
                 backfilled_at=now(), updated_at=now()
             )
