@@ -106,7 +106,14 @@ def _purchase(shop: Shop, payload: Any) -> _Order:
     if purchase.customer is not None:
         customer = _unredacted(shop, purchase.customer)
         if customer is not True:
-            purchase = dataclasses.replace(purchase, customer=customer or None)
+            # Nor the buyer's email, address or card: their hashes were cleared too.
+            purchase = dataclasses.replace(
+                purchase,
+                customer=customer or None,
+                email="",
+                shipping_fingerprint="",
+                payment_fingerprint="",
+            )
             redacted = True
     return _Order(purchase_with_product_facts(shop=_facts_shop(shop), purchase=purchase), redacted)
 

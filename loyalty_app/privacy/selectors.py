@@ -16,6 +16,7 @@ from loyalty_app.earning.selectors import member_points_pending
 from loyalty_app.imports.models import ImportJob
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member, MemberEvent
+from loyalty_app.referrals.selectors import friend_referrals_data, member_referrals_data
 from loyalty_app.shops.models import Shop
 from loyalty_app.surveys.selectors import member_responses_data
 
@@ -118,6 +119,7 @@ def _member_data(member: Member) -> dict[str, Any]:
         ],
         "survey_responses": member_responses_data(member=member),
         "challenges": member_challenges_data(member=member),
+        "referrals": member_referrals_data(member=member),
     }
 
 
@@ -172,7 +174,9 @@ def customer_data(
 
     Per member found (``members_of_customer``): the profile, balance and pending points,
     every ledger entry, the orders that earned or took back points, reported actions and
-    member events; then the lines of stored import files that name them, and the orders
+    member events, their referral code and the friends they invited (emails masked);
+    then the referrals that name them as the friend, the lines of stored import and
+    bulk-award files that name them, and the orders
     the platform asked about that we know (with no member: a guest's order).
     """
     members = members_of_customer(shop=shop, customer_id=customer_id, email=email)
@@ -194,6 +198,7 @@ def customer_data(
         "members": [_member_data(m) for m in members],
         "imports": _import_data(shop=shop, subject=subject),
         "bulk_awards": _bulk_award_data(shop=shop, subject=subject),
+        "referred_as_friend": friend_referrals_data(shop=shop, members=members, emails=emails),
         "orders_requested": requested,
     }
 

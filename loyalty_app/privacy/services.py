@@ -20,6 +20,8 @@ from loyalty_app.earning.models import ActionEvent, Campaign, Order, OrderRefund
 from loyalty_app.imports.models import ImportJob
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member, MemberEvent
+from loyalty_app.referrals.models import Referral
+from loyalty_app.referrals.services import referrals_friend_redact
 from loyalty_app.shops.models import ApiToken, Shop
 from loyalty_app.surveys.services import survey_comments_erase
 
@@ -108,6 +110,32 @@ def _member_anonymize(member: Member) -> dict[str, int]:
     return {"member_events": events, "action_events": actions}
 
 
+def _order_fingerprints_clear(*, shop: Shop, members: list[Member], order_ids: list[str]) -> int:
+    """Clear the salted hashes of the buyer's email, shipping address and card on the
+    members' orders and the orders the platform listed; returns how many orders changed.
+
+    A hash of an email or an address identifies its owner to anyone who hashes a guess,
+    so it goes with the rest. The orders themselves stay (points, amounts). The rows are
+    locked in pk order, as the order path locks one order before anything else; a later
+    webhook of these orders is stripped of the same fields by the bridge, so they are not
+    written again.
+    """
+    named = Q(member__in=[m.pk for m in members])
+    if order_ids:
+        named |= Q(external_id__in=order_ids)
+    pks = list(
+        Order.objects.select_for_update()
+        .filter(shop=shop)
+        .filter(named)
+        .exclude(email_hash="", shipping_hash="", payment_hash="")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if pks:
+        Order.objects.filter(pk__in=pks).update(email_hash="", shipping_hash="", payment_hash="")
+    return len(pks)
+
+
 def _imports_scrub(*, shop: Shop, subject: Subject) -> int:
     """Blank the subject's lines in the shop's stored import files and reports; returns
     how many lines. One file in memory at a time."""
@@ -161,9 +189,12 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
     The members the request names (``members_of_customer``) lose email, names, birthday
     and customer id (``_member_anonymize``); personal fields in their member events go,
     as do their actions' reported data, the lines of stored import files that name
-    them, and the answers to their earlier data requests. Their ledger entries, balance and orders stay, so the shop's totals do not
-    move. Free text a merchant typed into a ledger reason stays as written: the ledger
-    is append-only.
+    them, and the answers to their earlier data requests. Their orders and the orders
+    the request lists lose the hashes of email, address and card
+    (``_order_fingerprints_clear``); referrals that name them as the friend lose the
+    friend's email (``referrals_friend_redact``). Their ledger entries, balance and
+    orders stay, so the shop's totals do not move. Free text a merchant typed into a
+    ledger reason stays as written: the ledger is append-only.
 
     Idempotent: the same request (same customer id and email) returns the first
     redaction; a member already anonymized is not found again. The record keeps only
@@ -174,6 +205,11 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
     if existing is not None:
         return Redaction(record=existing, created=False, order_ids=_order_ids(existing))
     found = members_of_customer(shop=shop, customer_id=customer_id, email=email)
+    found_emails = {email} | {m.email for m in found if m.email}
+    # Orders, then referrals, then members: the order path's lock order (an order row, its
+    # referral, then the members the ledger locks), so the two cannot deadlock.
+    fingerprints = _order_fingerprints_clear(shop=shop, members=found, order_ids=order_ids)
+    friend_referrals = referrals_friend_redact(shop=shop, members=found, emails=found_emails)
     # Lock in pk order, as every multi-member write does, so two writers cannot deadlock.
     members = list(
         Member.objects.select_for_update().filter(pk__in=[m.pk for m in found]).order_by("pk")
@@ -182,7 +218,13 @@ def customer_redact(*, shop: Shop, customer_id: str, email: str, order_ids: list
         customer_ids={customer_id} | {m.external_id for m in members if m.external_id},
         emails={email} | {m.email for m in members if m.email},
     )
-    summary = {"members": len(members), "member_events": 0, "action_events": 0}
+    summary = {
+        "members": len(members),
+        "member_events": 0,
+        "action_events": 0,
+        "order_fingerprints": fingerprints,
+        "referrals_as_friend": friend_referrals,
+    }
     for member in members:
         for name, count in _member_anonymize(member).items():
             summary[name] += count
@@ -293,6 +335,9 @@ def shop_erase(*, domain: str, actor: str = "") -> ShopErasure:
 
     count(MemberEvent.objects.filter(shop=shop).delete())
     count(ActionEvent.objects.filter(shop=shop).delete())
+    # Referrals before orders and members: each refers to both (its order by SET_NULL,
+    # which would otherwise rewrite every row before the cascade deleted it).
+    count(Referral.objects.filter(shop=shop).delete())
     count(OrderRefund.objects.filter(order__shop=shop).delete())
     count(Order.objects.filter(shop=shop).delete())
     while batch := list(

@@ -89,7 +89,8 @@ class Referral(models.Model):
     first, whoever's link it came through); ``welcome_code`` is unique per shop; a friend
     customer is rewarded at most once (the ledger key ``referral:friend:<member>`` and
     the conditional unique constraint below); ``order`` is set once, by the friend's
-    first order, and never changes.
+    first order, and never changes. A friend redacted at the platform's request keeps the
+    row with ``friend_email`` = ``redacted-<pk>`` and no hash (``referrals_friend_redact``).
     """
 
     class Status(models.TextChoices):

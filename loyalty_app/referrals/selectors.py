@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 
 from loyalty_app.earning.models import Order
 from loyalty_app.members.models import Member
@@ -245,3 +246,85 @@ def referral_figures(
         points_issued=int(points or 0),
         refused=refused,
     )
+
+
+# --- privacy: what a data request returns ---------------------------------------------------
+
+REDACTED_PREFIX = "redacted-"
+
+
+def email_masked(email: str) -> str | None:
+    """Another person's email as a data request may show it: the first letter of the
+    local part and the whole domain (``a***@example.com``); None for a redacted one."""
+    local, at, domain = email.partition("@")
+    if not at or not local or email.startswith(REDACTED_PREFIX):
+        return None
+    return f"{local[0]}***@{domain}"
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def member_referrals_data(*, member: Member) -> dict[str, Any]:
+    """What a data request returns of a member as a referrer: their code and link (None
+    when they never had one) and each friend they invited, with the friend's email masked
+    (it is the friend's data, not theirs) and what came of the invitation."""
+    code = ReferralCode.objects.filter(shop_id=member.shop_id, member=member).first()
+    shop = Shop.objects.only("domain").get(pk=member.shop_id)
+    made = Referral.objects.filter(shop_id=member.shop_id, referrer=member).order_by("pk")
+    return {
+        "code": code.code if code is not None else None,
+        "link": referral_link(shop=shop, code=code.code) if code is not None else None,
+        "referred": [
+            {
+                "friend_email": email_masked(r.friend_email),
+                "status": r.status,
+                "refusal": r.refusal or None,
+                "invited_at": _when(r.created_at),
+                "order_name": r.order_name or None,
+                "converted_at": _when(r.converted_at),
+                "reward_points": r.reward_points,
+                "rewarded_at": _when(r.rewarded_at),
+                "reversed_at": _when(r.reversed_at),
+            }
+            for r in made
+        ],
+    }
+
+
+def referrals_naming(*, shop: Shop, members: list[Member], emails: set[str]) -> QuerySet[Referral]:
+    """The shop's referrals whose friend is one of ``members`` or has one of ``emails``
+    (case ignored; the unique index on the lower-cased email serves it), in pk order."""
+    lowered = {e.strip().lower() for e in emails if e.strip()}
+    match = Q(friend_member__in=[m.pk for m in members]) if members else Q(pk__in=[])
+    if lowered:
+        match |= Q(friend_email_lower__in=lowered)
+    return (
+        Referral.objects.filter(shop=shop)
+        .annotate(friend_email_lower=Lower("friend_email"))
+        .filter(match)
+        .order_by("pk")
+    )
+
+
+def friend_referrals_data(
+    *, shop: Shop, members: list[Member], emails: set[str]
+) -> list[dict[str, Any]]:
+    """What a data request returns of a customer as a referred friend: each invitation
+    that names their email (or their member, after an order), with its welcome code and
+    status. The referrer is not named: that is the referrer's data."""
+    return [
+        {
+            "email": None if r.friend_email.startswith(REDACTED_PREFIX) else r.friend_email,
+            "invited_at": _when(r.created_at),
+            "welcome_code": r.welcome_code,
+            "welcome_offer": r.offer.get("friend_text", ""),
+            "welcome_expires_at": _when(r.welcome_expires_at),
+            "status": r.status,
+            "refusal": r.refusal or None,
+            "order_name": r.order_name or None,
+            "converted_at": _when(r.converted_at),
+        }
+        for r in referrals_naming(shop=shop, members=members, emails=emails)
+    ]

@@ -41,7 +41,13 @@ from .policies import (
     friend_offer_text,
     program_settings_from_dict,
 )
-from .selectors import program_settings, referral_program_forget, referral_program_get
+from .selectors import (
+    REDACTED_PREFIX,
+    program_settings,
+    referral_program_forget,
+    referral_program_get,
+    referrals_naming,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -358,7 +364,9 @@ def _cap_reached(referral: Referral) -> bool:
 
 
 def _friend_label(referral: Referral) -> str:
-    return referral.friend_email or "a friend"
+    """How the referrer's ledger names the friend. Never the email: the ledger is
+    append-only and outlives a redaction of the friend, so it must hold nothing of them."""
+    return "a friend"
 
 
 def _reward(referral: Referral, actor: str) -> None:
@@ -466,3 +474,38 @@ def referral_order_settle(*, order: Order, actor: str) -> Referral | None:
         _reverse(referral, actor)
     referral.save()
     return referral
+
+
+# --- privacy ------------------------------------------------------------------------------
+
+
+def referrals_friend_redact(*, shop: Shop, members: list[Member], emails: set[str]) -> int:
+    """Blank the friend's email on ``shop``'s referrals naming a redacted customer (as
+    ``members`` or by one of ``emails``); returns how many rows changed.
+
+    The row stays, with its status, welcome code, order and reward accounting: the
+    referrer's points and the shop's figures do not move. The email becomes
+    ``redacted-<pk>`` (the unique index on the shop's friend emails still holds, and no
+    address can match it: it has no ``@``) and its hash goes, so no later order is
+    matched to the friend by email. Idempotent: a redacted row is not found again.
+    Call it in the redaction's transaction, before the members are locked (the order
+    path locks a referral before members).
+    """
+    pks = list(
+        referrals_naming(shop=shop, members=members, emails=emails)
+        .exclude(friend_email__startswith=REDACTED_PREFIX)
+        .values_list("pk", flat=True)
+    )
+    if not pks:
+        return 0
+    rows = list(
+        Referral.objects.select_for_update()
+        .filter(shop=shop, pk__in=pks)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in rows:
+        Referral.objects.filter(pk=pk).update(
+            friend_email=f"{REDACTED_PREFIX}{pk}", friend_email_hash="", updated_at=now()
+        )
+    return len(rows)

@@ -16,6 +16,12 @@ from loyalty_app.members.models import Member
 from loyalty_app.members.services import member_event_add
 from loyalty_app.privacy.models import ShopErasure
 from loyalty_app.privacy.services import data_request_record, shop_erase
+from loyalty_app.referrals.models import Referral
+from loyalty_app.referrals.services import (
+    referral_code_for,
+    referral_invite,
+    referral_program_update,
+)
 from loyalty_app.shops.models import Shop
 from loyalty_app.shops.services import shop_uninstall
 from shopify_bridge.devstore.payloads import LineSpec, order_payload
@@ -52,7 +58,8 @@ def rows_of(shop_pk: int) -> dict[str, int]:
 
 def populate(shop: Shop, customer: int) -> None:
     """A shop with a program, a campaign, orders, an adjustment, events, an import, a data
-    request, stored webhooks and product facts."""
+    request, stored webhooks, product facts, and a referral program whose member referred
+    a friend who ordered with the welcome code (the referrer got 50 points)."""
     program_update(shop=shop, data={"points_per_unit": 1}, actor="test")
     campaign_save(
         shop=shop,
@@ -87,6 +94,26 @@ def populate(shop: Shop, customer: int) -> None:
     )
     webhook_event_receive(shop=shop, webhook_id="w", topic="orders/paid", payload=payload)
     ProductFacts.objects.create(shop=shop, product_id="1")
+    referral_program_update(
+        shop=shop,
+        data={
+            "enabled": True,
+            "friend_reward": {"kind": "fixed_amount", "value": "10.00"},
+            "referrer_reward": {"kind": "points", "points": 50},
+        },
+        actor="test",
+    )
+    code = referral_code_for(member=member).code
+    welcome = referral_invite(shop=shop, code=code, email=f"f{customer}@example.com").referral
+    friend_order = order_payload(
+        order_id=customer * 10 + 1,
+        lines=[LineSpec(price=Decimal("40.00"), discount=Decimal("10.00"))],
+        customer_id=customer + 5,
+        email=f"f{customer}@example.com",
+        discount_code=welcome.welcome_code,
+    )
+    webhook_handle(shop=shop, topic="orders/paid", payload=friend_order, actor="test")
+    assert Referral.objects.get(pk=welcome.pk).status == Referral.Status.REWARDED
 
 
 def test_erasing_an_uninstalled_shop_deletes_all_its_rows_and_only_its_rows(shop, other_shop):
@@ -95,7 +122,14 @@ def test_erasing_an_uninstalled_shop_deletes_all_its_rows_and_only_its_rows(shop
     populate(other_shop.shop, 22)
     shop_uninstall(domain=shop.shop.domain)
     other_before = rows_of(other_shop.shop.pk)
-    assert rows_of(shop.shop.pk)["ledger.LedgerEntry"] > 0
+    before = rows_of(shop.shop.pk)
+    assert before["ledger.LedgerEntry"] > 0
+    # The referral tables are among those checked, and hold rows to erase
+    assert (
+        before["referrals.ReferralProgram"],
+        before["referrals.ReferralCode"],
+        before["referrals.Referral"],
+    ) == (1, 1, 1)
 
     # When it is erased
     erasure = shop_erase(domain=shop.shop.domain, actor="test")
@@ -106,7 +140,9 @@ def test_erasing_an_uninstalled_shop_deletes_all_its_rows_and_only_its_rows(shop
     assert not WebhookEvent.objects.filter(shop_id=shop.shop.pk).exists()
     # And the record says what was deleted
     assert erasure.outcome == "erased" and erasure.shop_pk == shop.shop.pk
-    assert erasure.deleted["ledger.LedgerEntry"] == 3  # the order, the gift, the import
+    # the order, the gift, the import, the friend's order, the referral
+    assert erasure.deleted["ledger.LedgerEntry"] == 5
+    assert erasure.deleted["referrals.Referral"] == 1
     assert erasure.deleted["shops.Shop"] == 1
     # And the other shop has every row it had
     assert rows_of(other_shop.shop.pk) == other_before
