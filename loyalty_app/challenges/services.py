@@ -12,7 +12,8 @@ and stores it in ``ChallengeProgress``. It runs:
   window passes);
 - on the action path: ``challenges_after_action``, when an action is awarded;
 - from the activation's catch-up (``challenge_backfill_run``), for members whose orders or
-  actions in the challenge's dates came before it was activated.
+  actions in the challenge's dates came before it was activated: the same counting, a
+  batch of members at a time (``_backfill_batch``), the same rows.
 
 Any number of runs, in any order, give the same rows: a replayed webhook changes nothing.
 
@@ -37,6 +38,13 @@ Order row (when on the order path), then the member row, then the member's progr
 every writer of a member's progress holds the member's row lock, so two orders of one
 member processed at once are counted one after the other, and the same webhook delivered
 twice at once completes the challenge once (the ledger keys are the backstop).
+
+The catch-up locks a batch's member rows in pk order in one statement, then their
+progress rows; it never takes an order's lock, so it cannot close a cycle with a webhook
+(order, then member). A webhook for a member of the batch waits for the batch to commit
+(a batch is one short transaction), then recomputes that member from the source: the last
+holder of a member's lock writes the row, from everything committed before it, so a
+catch-up racing webhooks ends with the same rows as either alone.
 """
 
 from __future__ import annotations
