@@ -405,7 +405,7 @@ BUYER_CONTRIBUTIONS = (
     " sign.s * v.revenue_to_date AS revenue_to_date,"
     " sign.s * v.days_between_sum AS days_between_sum,"
     " sign.s * v.days_between_count AS days_between_count,"
-    " sign.s * v.repeat_customers AS repeat_customers, 0 AS period_days_between_sum"
+    " sign.s * v.repeat_customers AS repeat_customers"
     " FROM (SELECT %s::int AS s) sign CROSS JOIN {source} r CROSS JOIN LATERAL (VALUES"
     " (r.day, r.day, 1, r.revenue, CASE WHEN r.member_id IS NULL THEN 1 ELSE 0 END, 1,"
     " r.revenue_to_date, r.days_between, CASE WHEN r.days_between IS NULL THEN 0 ELSE 1 END, 0),"
@@ -428,7 +428,7 @@ PAIR_CONTRIBUTIONS = (
     " SELECT v.day, v.anchor_day,"
     f" CASE WHEN o.joined_day IS NULL THEN DATE '{AnalyticsBuyerDay.NEVER.isoformat()}'"
     f" WHEN o.joined_day <= v.anchor_day THEN DATE '{AnalyticsBuyerDay.JOINED.isoformat()}'"
-    " ELSE o.joined_day END AS joined_day, 0, 0, 0, 0, 0, 0, 0, 0, sign.s * v.w"
+    " ELSE o.joined_day END AS joined_day, sign.s * v.w AS period_days_between_sum"
     " FROM (SELECT %s::int AS s) sign CROSS JOIN m o JOIN m p ON p.member_id = o.member_id"
     f" AND p.n < o.n AND p.day > o.day - {MAX_DAYS}"
     " CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM (o.placed_at - p.placed_at)) / 86400.0"
@@ -448,7 +448,11 @@ BUYER_MEASURES = (
     "repeat_customers",
     "period_days_between_sum",
 )
+# The measures of one order's own contributions (BUYER_CONTRIBUTIONS); the pairs of orders
+# (PAIR_CONTRIBUTIONS) add to the last one only.
+SINGLE_MEASURES = BUYER_MEASURES[:-1]
 _SUMS = ", ".join(f"COALESCE(SUM(c.{m}), 0) AS {m}" for m in BUYER_MEASURES)
+_SINGLE_SUMS = ", ".join(f"SUM(c.{m}) AS {m}" for m in SINGLE_MEASURES)
 _ANY_NONZERO = " OR ".join(f"COALESCE(SUM(c.{m}), 0) <> 0" for m in BUYER_MEASURES)
 _NOT_ALL_ZERO = " OR ".join(f"b.{m} <> 0" for m in BUYER_MEASURES)
 
@@ -528,12 +532,27 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         _execute("SET LOCAL work_mem = '256MB'", [])
         _order_rows(shop=shop, zone=zone, full=True, table=orders)
         source = f"(SELECT * FROM {orders} WHERE shop_id = {int(shop.pk)})"  # noqa: S608 - fixed names; no values
-        singles = BUYER_CONTRIBUTIONS.format(source=source)
-        pairs = PAIR_CONTRIBUTIONS.format(source=source)
+        # The orders' own terms and the pairs' terms are summed apart (each with only its
+        # own columns: most of the cost is adding numbers), then put side by side.
+        singles = (
+            f"SELECT c.day, c.anchor_day, c.joined_day, {_SINGLE_SUMS}"  # noqa: S608 - fixed names; values are parameters
+            f" FROM ({BUYER_CONTRIBUTIONS.format(source=source)}) c GROUP BY 1, 2, 3"
+        )
+        pairs = (
+            "SELECT c.day, c.anchor_day, c.joined_day, SUM(c.period_days_between_sum)"  # noqa: S608 - fixed names; values are parameters
+            f" AS period_days_between_sum FROM ({PAIR_CONTRIBUTIONS.format(source=source)}) c"
+            " GROUP BY 1, 2, 3"
+        )
+        values = ", ".join(f"COALESCE(s.{m}, 0) AS {m}" for m in SINGLE_MEASURES)
         _execute(
             f"INSERT INTO {days} (shop_id, day, anchor_day, joined_day, {measures})"  # noqa: S608 - fixed names; values are parameters
-            f" SELECT %s, c.day, c.anchor_day, c.joined_day, {_SUMS}"
-            f" FROM ({singles} UNION ALL ({pairs})) c GROUP BY 2, 3, 4 HAVING {_ANY_NONZERO}",
+            " SELECT * FROM (SELECT %s AS shop_id, COALESCE(s.day, p.day) AS day,"
+            " COALESCE(s.anchor_day, p.anchor_day) AS anchor_day,"
+            f" COALESCE(s.joined_day, p.joined_day) AS joined_day, {values},"
+            " COALESCE(p.period_days_between_sum, 0) AS period_days_between_sum"
+            f" FROM ({singles}) s FULL JOIN ({pairs}) p ON p.day = s.day"
+            " AND p.anchor_day = s.anchor_day AND p.joined_day = s.joined_day) b"
+            f" WHERE {_NOT_ALL_ZERO}",
             [shop.pk, 1, 1],
         )
         # Fresh tables have no statistics yet; the incremental runs' plans need them.
@@ -603,10 +622,16 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         f"(SELECT r.* FROM analytics_changed_members t JOIN {orders} r"  # noqa: S608 - fixed names; no values
         f" ON r.shop_id = {pk} AND r.member_id = t.member_id)"
     )
-    into = f"INSERT INTO analytics_buyer_delta (day, anchor_day, joined_day, {measures})"
+    into = (
+        "INSERT INTO analytics_buyer_delta (day, anchor_day, joined_day,"
+        f" {', '.join(SINGLE_MEASURES)})"
+    )
+    into_pairs = (
+        "INSERT INTO analytics_buyer_delta (day, anchor_day, joined_day, period_days_between_sum)"
+    )
     # Take back what the replaced rows contributed and add what the new ones do.
     _execute(f"{into} {BUYER_CONTRIBUTIONS.format(source='analytics_order_gone')}", [-1])
-    _execute(f"{into} {PAIR_CONTRIBUTIONS.format(source=members_rows)}", [-1])
+    _execute(f"{into_pairs} {PAIR_CONTRIBUTIONS.format(source=members_rows)}", [-1])
     _execute(
         f"DELETE FROM {orders} r USING analytics_order_gone g"  # noqa: S608 - fixed names; values are parameters
         " WHERE r.shop_id = %s AND r.order_id = g.order_id",
@@ -618,7 +643,7 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         [],
     )
     _execute(f"{into} {BUYER_CONTRIBUTIONS.format(source='analytics_order_new')}", [1])
-    _execute(f"{into} {PAIR_CONTRIBUTIONS.format(source=members_rows)}", [1])
+    _execute(f"{into_pairs} {PAIR_CONTRIBUTIONS.format(source=members_rows)}", [1])
     _execute(
         f"INSERT INTO analytics_buyer_change (day, anchor_day, joined_day, {measures})"  # noqa: S608 - fixed names; no values
         f" SELECT c.day, c.anchor_day, c.joined_day, {_SUMS} FROM analytics_buyer_delta c"
