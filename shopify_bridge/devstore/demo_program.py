@@ -13,6 +13,7 @@ from loyalty_app.common.time import now
 from loyalty_app.earning.models import Campaign
 from loyalty_app.earning.services import campaign_save, program_update
 from loyalty_app.merchant_admin.services import widget_settings_update
+from loyalty_app.referrals.services import referral_program_update
 from loyalty_app.rewards.selectors import rewards_list
 from loyalty_app.rewards.services import reward_create
 from loyalty_app.shops.models import Shop
@@ -111,9 +112,25 @@ WIDGET = {
 }
 
 
+# Refer a friend: the friend gets 10.00 off a first order of 30.00 or more, the referrer 250
+# points once that order is paid (the demo has no return window), at most 10 a month.
+REFERRALS = {
+    "enabled": True,
+    "friend_reward": {
+        "kind": "fixed_amount",
+        "value": "10.00",
+        "min_subtotal": "30.00",
+        "days_valid": 30,
+    },
+    "referrer_reward": {"kind": "points", "points": 250},
+    "cap": {"count": 10, "period": "month"},
+}
+
+
 def demo_program_setup(*, shop: Shop) -> None:
     """Products in the simulated shop, the program, tiers, rewards, a campaign, the
-    storefront widget turned on, and its survey after a redemption."""
+    storefront widget turned on, its survey after a redemption, and the referral
+    program."""
     devstore_products_put(
         domain=shop.domain, products=[product.as_devstore() for product in catalog(24, seed=7)]
     )
@@ -139,3 +156,4 @@ def demo_program_setup(*, shop: Shop) -> None:
             },
         )
     demo_challenges_setup(shop=shop)
+    referral_program_update(shop=shop, data=REFERRALS, actor=ACTOR)

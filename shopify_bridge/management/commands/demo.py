@@ -27,6 +27,7 @@ from loyalty_app.shops.models import Shop
 from loyalty_app.shops.services import api_token_issue
 from shopify_bridge.devstore.client import WebhookSender
 from shopify_bridge.devstore.demo_program import demo_program_setup
+from shopify_bridge.devstore.demo_referrals import FRIEND, demo_referral_play
 from shopify_bridge.devstore.installer import devstore_oauth_install
 from shopify_bridge.devstore.payloads import (
     LineSpec,
@@ -252,9 +253,18 @@ class Command(BaseCommand):
                 stdout=more,
             )
             self.stdout.write(f"    {more.getvalue().strip()}")
+            self.stdout.write(
+                "==> a referral: Ada's link, a friend's welcome code, her first order"
+            )
+            referral = demo_referral_play(shop=shop, base_url=base, sender=sender)
+            self.stdout.write(
+                f"    Ada's code {referral.code}; {FRIEND['email']} got {referral.welcome_code}; "
+                f"order {referral.order_name} -> {referral.status}, "
+                f"{referral.reward_points} points for Ada"
+            )
             auth = {"Authorization": f"Bearer {api_token}"}
             self.stdout.write("==> balances, read back through the merchant API")
-            for customer_id in (7001, 7002, 7003):
+            for customer_id in (7001, 7002, 7003, FRIEND["customer_id"]):
                 body = requests.get(
                     f"{base}/api/v1/customers/{customer_id}", headers=auth, timeout=10
                 ).json()
