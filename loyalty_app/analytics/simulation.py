@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -155,9 +155,7 @@ class Totals:
     revenue: Decimal = ZERO
     proposed: int = 0
     current: int = 0
-
-    def __post_init__(self) -> None:
-        self.metric: dict[int, list[int]] = {}
+    metric: dict[int, list[int]] = field(default_factory=dict)
 
     def add(self, orders: Any, revenue: Any, proposed: Any, current: Any) -> None:
         """Add a row of sums read from the database (None: no rows were added up)."""
