@@ -96,6 +96,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BACKFILL_BATCH_SIZE = 500
+# What a progress row holds beyond its keys (the catch-up's upsert writes all of it).
+PROGRESS_STATE = (
+    "value",
+    "confirmed_value",
+    "completed",
+    "completed_at",
+    "completions",
+    "revocations",
+)
 
 
 # --- badges -------------------------------------------------------------------------------
@@ -388,6 +397,27 @@ def _progress_write(
     confirmed: Decimal,
     actor: str,
 ) -> Outcome:
+    row, changed, outcome = _progress_settle(
+        challenge=challenge, member=member, row=row, value=value, confirmed=confirmed, actor=actor
+    )
+    if changed:
+        row.save()
+    return outcome
+
+
+def _progress_settle(
+    *,
+    challenge: Challenge,
+    member: Member,
+    row: ChallengeProgress | None,
+    value: Decimal,
+    confirmed: Decimal,
+    actor: str,
+) -> tuple[ChallengeProgress, bool, Outcome]:
+    """Set a member's row to the values computed, and give or take back the reward when
+    the confirmed value crosses the target (the module's doc). Returns the row, whether it
+    needs writing, and the outcome; the caller saves the row (one by one, or a batch in
+    one statement). Caller holds the member's row lock."""
     if row is None:
         row = ChallengeProgress(shop_id=challenge.shop_id, challenge=challenge, member=member)
     changed = row.pk is None or row.value != value or row.confirmed_value != confirmed
@@ -403,9 +433,7 @@ def _progress_write(
         row.completed, row.completed_at = False, None
         _revoke(challenge=challenge, member=member, n=row.revocations, actor=actor)
         revoked = changed = True
-    if changed:
-        row.save()
-    return Outcome(
+    outcome = Outcome(
         challenge_id=challenge.pk,
         value=value,
         confirmed_value=confirmed,
@@ -413,6 +441,7 @@ def _progress_write(
         granted=granted,
         revoked=revoked,
     )
+    return row, changed, outcome
 
 
 def grant_key(challenge_id: int, member_id: int) -> str:
@@ -563,9 +592,11 @@ def _backfill_batch(*, challenge: Challenge, batch_size: int) -> int:
 
     Set-based: the members are locked in one statement, their counted orders and actions
     read in one query each, the pure counting done in Python, and the rows that change
-    written in one upsert. A member whose reward is given or taken back goes through
-    ``_progress_write``, the path the order webhooks take. The result equals
-    ``member_challenges_evaluate`` for each member (the tests compare both)."""
+    written in one upsert. Each member goes through ``_progress_settle``, the rules the
+    order webhooks apply: a reward given or taken back costs that member's ledger entry
+    (and badge, catalog reward); a member who only moves costs nothing but their share of
+    the upsert. The result equals ``member_challenges_evaluate`` for each member (the
+    tests compare both)."""
     with transaction.atomic():
         # The members' rows in pk order, before any fact is read (the module's doc, Locks).
         # A member whose order a webhook is writing waits here for it to commit, so the
@@ -629,29 +660,27 @@ def _backfill_batch(*, challenge: Challenge, batch_size: int) -> int:
                 orders=[o for o in counted if o.confirmed], actions=done, **common
             )
             row = rows.get(member.pk)
-            held = row is not None and row.completed
-            if held != (confirmed >= challenge.target):
-                # The reward is given or taken back: the per-member path, under the lock
-                # this batch holds.
-                member.shop = shop
-                _progress_write(
-                    challenge=challenge,
-                    member=member,
-                    row=row,
-                    value=value,
-                    confirmed=confirmed,
-                    actor="challenge-activation",
-                )
-            elif (row is None and (value or confirmed)) or (
-                row is not None and (row.value, row.confirmed_value) != (value, confirmed)
-            ):
+            if row is None and not value and not confirmed:
+                continue  # nothing counted: no row, read as 0 (as the per-member path)
+            member.shop = shop
+            # The per-member path's rules: a reward given or taken back here is written
+            # through the ledger at once, under the lock this batch holds; the row waits
+            # for the batch's upsert.
+            settled, changed, _ = _progress_settle(
+                challenge=challenge,
+                member=member,
+                row=row,
+                value=value,
+                confirmed=confirmed,
+                actor="challenge-activation",
+            )
+            if changed:
                 upserts.append(
                     ChallengeProgress(
                         shop_id=shop.pk,
                         challenge=challenge,
                         member_id=member.pk,
-                        value=value,
-                        confirmed_value=confirmed,
+                        **{name: getattr(settled, name) for name in PROGRESS_STATE},
                     )
                 )
         if upserts:
@@ -661,7 +690,7 @@ def _backfill_batch(*, challenge: Challenge, batch_size: int) -> int:
                 upserts,
                 update_conflicts=True,
                 unique_fields=["challenge", "member"],
-                update_fields=["value", "confirmed_value", "updated_at"],
+                update_fields=[*PROGRESS_STATE, "updated_at"],
             )
         # In the batch's transaction: a crash leaves the cursor before the batch, whose
         # writes are rolled back with it. The cursor only moves forward.

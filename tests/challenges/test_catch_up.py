@@ -307,17 +307,17 @@ def test_a_crash_mid_batch_resumes_after_the_last_committed_batch(program, monke
     shop = program
     members = dataset(shop)
     challenge = _challenge(shop, "one", {"block": "orders_count", "orders": 1}, 7)
-    write = services._progress_write
+    settle = services._progress_settle
     calls: list[int] = []
 
     def dies_on_the_fourth(**kwargs: Any) -> Any:
-        outcome = write(**kwargs)
+        settled = settle(**kwargs)
         calls.append(kwargs["member"].pk)
         if len(calls) == 4:
             raise RuntimeError("worker lost")
-        return outcome
+        return settled
 
-    monkeypatch.setattr(services, "_progress_write", dies_on_the_fourth)
+    monkeypatch.setattr(services, "_progress_settle", dies_on_the_fourth)
 
     # When the worker dies in the second batch (cy given, then fa given, then the crash)
     with pytest.raises(RuntimeError):
@@ -330,7 +330,7 @@ def test_a_crash_mid_batch_resumes_after_the_last_committed_batch(program, monke
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CHALLENGE).count() == 2
 
     # When the periodic job resumes it
-    monkeypatch.setattr(services, "_progress_write", write)
+    monkeypatch.setattr(services, "_progress_settle", settle)
     assert challenge_backfills_resume() == 2
 
     # Then every completing member was given once, under the first grant's key
