@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from loyalty_app.earning.models import Order
+from loyalty_app.earning.services import order_sync
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.privacy.models import CustomerRedaction
@@ -21,6 +22,8 @@ from loyalty_app.referrals.services import referral_code_for, referral_invite
 from loyalty_app.shops.services import shop_create
 from shopify_bridge.devstore.payloads import LineSpec, order_payload
 from shopify_bridge.handlers import webhook_handle
+from shopify_bridge.translate import purchase_from_payload
+from tests.concurrency import run_concurrently
 from tests.conftest import sample
 
 from .conftest import FRIEND, FRIEND_EMAIL, REFERRER
@@ -320,3 +323,38 @@ def test_redacting_the_referrer_keeps_their_friends_referrals(store):
     order = Order.objects.get(shop=store.shop, external_id="1001")
     assert (order.email_hash, order.shipping_hash, order.payment_hash) == ("", "", "")
     assert Order.objects.get(shop=store.shop, external_id="3001").email_hash != ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redaction_racing_the_friends_first_order_rewards_once_and_keeps_the_email_blank(
+    store,
+):
+    # Given a friend invited by email, whose first order arrives from three workers while
+    # the platform redacts that email
+    welcome = store.invite()
+    payload = order_payload(
+        order_id=3001,
+        customer_id=FRIEND,
+        email=FRIEND_EMAIL,
+        lines=[LineSpec(price=Decimal("50.00"), discount=Decimal("10.00"))],
+        discount_code=welcome,
+    )
+    purchase = purchase_from_payload(payload)
+
+    def work(i: int) -> object:
+        if i == 0:
+            return customer_redact(
+                shop=store.shop, customer_id="", email=FRIEND_EMAIL, order_ids=[]
+            )
+        return order_sync(shop=store.shop, purchase=purchase, actor=f"worker-{i}")
+
+    # When they run at once
+    _, errors = run_concurrently(work, 4)
+
+    # Then nothing deadlocked, the referrer was rewarded once, and the email stays blank
+    # whichever came first
+    assert errors == []
+    referral = store.referral(f"redacted-{Referral.objects.get(shop=store.shop).pk}")
+    assert (referral.status, referral.friend_email_hash) == ("rewarded", "")
+    entries = LedgerEntry.objects.filter(shop=store.shop, kind=LedgerEntry.Kind.REFERRAL)
+    assert list(entries.values_list("points", flat=True)) == [500]
