@@ -36,14 +36,14 @@ tests and ``bench/what_if.py --check`` compare them):
   order and adds it up in one statement that can use parallel workers; when the tiers
   count points, it also puts each member's metric together (these orders, the general
   path's, the action points) and counts members per tier, so nothing per member comes
-  back. The merchandise is ``Order.eligible_amount``, which ``order_sync`` writes with
-  the stored lines from the same snapshot (the non-gift-card lines' amounts); an order
-  whose lines hold an amount that is not plain text of a non-negative amount with at
-  most four decimals takes the general path, so the sum is exactly the lines'. Only
-  additions, multiplications and comparisons of stored decimals are involved, which
-  ``numeric`` does exactly, as the calculation's 50-digit context does for amounts of
-  sane size; ``floor``/``ceil``/``round`` (halves away from zero: up, for points, which
-  are never negative) are the three rounding modes.
+  back. The merchandise is added up from the stored lines, as the calculation does: an
+  order with more than ``MAX_LINES`` lines, or a line whose amount is not plain text of
+  a non-negative amount with at most four decimals or whose gift-card flag is not a
+  boolean, takes the general path. Only additions, multiplications and comparisons of
+  stored decimals are involved, which ``numeric`` does exactly, as the calculation's
+  50-digit context does for amounts of sane size; ``floor``/``ceil``/``round`` (halves
+  away from zero: up, for points, which are never negative) are the three rounding
+  modes.
 - The general path: every other order (and every order when a rule names products)
   through ``order_breakdown`` itself. On PostgreSQL its rows come from one plain
   statement, streamed with their refunds (not a declared cursor, which PostgreSQL never
@@ -512,23 +512,40 @@ def _replay_general(
 # --- the database path --------------------------------------------------------------
 
 
+# The database path reads at most this many lines of an order; more go the general way.
+MAX_LINES = 8
+
 # A line whose amount is not plain text of a non-negative amount with at most four
-# decimals (what the engine stores): such an order takes the general path.
-_PLAIN_AMOUNTS = (
-    '$[*] ? (@.amount.type() != "string" || !(@.amount like_regex "^[0-9]{1,14}([.][0-9]{0,4})?$"))'
+# decimals (what the engine stores), or whose gift-card flag is not a JSON boolean: such
+# an order takes the general path.
+_ODD_LINE = (
+    '$[*] ? (@.amount.type() != "string"'
+    ' || !(@.amount like_regex "^[0-9]{1,14}([.][0-9]{0,4})?$")'
+    ' || @.gift_card.type() != "boolean")'
+)
+
+# An order's merchandise as the calculation adds it up from its stored lines: the amounts
+# of the lines that are not gift cards (each a plain non-negative amount, as above).
+_MERCHANDISE = " + ".join(
+    f"CASE WHEN o.lines -> {i} -> 'gift_card' = 'true'::jsonb THEN 0"
+    f" ELSE coalesce((o.lines -> {i} ->> 'amount')::numeric, 0) END"
+    for i in range(MAX_LINES)
 )
 
 
 def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> tuple[str, list]:
     """SQL true for an order the database path rates (see the module docstring): no
-    refund, no campaign, every line's amount stored as plain text, and, when the current
-    rules need the general path, placed under the current version (its points are
-    stored). Never null, so the general path reads exactly the other orders."""
+    refund, no campaign, at most ``MAX_LINES`` lines, each with a plain amount and
+    gift-card flag, and, when the current rules need the general path, placed under the
+    current version (its points are stored). Never null, so the general path reads
+    exactly the other orders."""
     refunds = OrderRefund._meta.db_table
     sql = (
         f"NOT EXISTS (SELECT 1 FROM {refunds} r WHERE r.order_id = {table}.id)"  # noqa: S608
         f" AND {table}.campaigns = '[]'::jsonb"
-        f" AND NOT coalesce({table}.lines @? '{_PLAIN_AMOUNTS}', true)"
+        f" AND CASE WHEN jsonb_typeof({table}.lines) = 'array'"
+        f" THEN jsonb_array_length({table}.lines) <= {MAX_LINES}"
+        f" AND NOT coalesce({table}.lines @? '{_ODD_LINE}', true) ELSE false END"
     )
     params: list[Any] = []
     if not current.in_database:
@@ -538,16 +555,14 @@ def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> t
 
 
 def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, dict[str, Any]]:
-    """The points of an order ``o`` the database path rates, as SQL. Its merchandise is
-    ``eligible_amount``: ``order_sync`` writes it with the stored lines from the same
-    snapshot, the sum of the non-gift-card lines' amounts, each at least 0 here (the
-    condition above), so it is what the calculation adds up from the lines.
+    """The points of an order ``o`` the database path rates, as SQL over its merchandise
+    ``m.merchandise`` (``_MERCHANDISE``).
 
     As ``order_breakdown`` computes them for such an order: nothing without merchandise
     or under the minimum; else (merchandise x tier multiplier + shipping and tax when
     counted, each at least 0) x rate, rounded once, capped.
     """
-    counted = f"o.eligible_amount * {multiplier}"
+    counted = f"m.merchandise * {multiplier}"
     if rules.include_shipping:
         counted += " + greatest(o.shipping_amount, 0)"
     if rules.include_tax:
@@ -562,7 +577,7 @@ def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, di
         points = f"least({points}, %({prefix}cap)s::bigint)"
         params[f"{prefix}cap"] = rules.max_points_per_order
     sql = (
-        f"CASE WHEN o.eligible_amount = 0 OR o.eligible_amount < %({prefix}minimum)s::numeric "
+        f"CASE WHEN m.merchandise = 0 OR m.merchandise < %({prefix}minimum)s::numeric "
         "THEN 0::bigint "
         f"ELSE {points} END"
     )
@@ -662,7 +677,7 @@ def _replay_database(
                o.placed_at >= %(start)s AS replayed,
                greatest(o.eligible_amount - o.refunded_amount, 0) AS revenue,
                {proposed_sql} AS proposed, {current_sql} AS current
-        FROM {Order._meta.db_table} o
+        FROM {Order._meta.db_table} o CROSS JOIN LATERAL (SELECT {_MERCHANDISE} AS merchandise) m
         WHERE {where} AND {condition}
     """  # noqa: S608 - fixed text; values are parameters
     sums = """

@@ -410,3 +410,45 @@ def test_orders_of_the_same_basket_are_calculated_once_and_exactly(shop, clock, 
         shop=shop.shop, program=program_from_dict(program), months=1, at=END, fast=False
     )
     assert general == result and len(calculated) == 6
+
+
+def test_orders_the_database_cannot_read_as_the_calculation_does_take_the_general_path(
+    shop, clock, monkeypatch
+):
+    # given an order of 9 lines of 1.10; one whose stored amount has five decimals; one
+    # whose amount is a JSON number; one with no lines left (and merchandise recorded);
+    # and a plain one
+    buy(
+        shop.shop,
+        clock,
+        "N9",
+        "2025-03-10",
+        [line(f"n{i}", "1.10") for i in range(9)],
+        customer="A",
+    )
+    for external_id, lines in (
+        ("D5", [{"id": "d5", "amount": "9.99995"}]),
+        ("JN", [{"id": "jn", "amount": 10.5}]),
+        ("EM", []),
+    ):
+        buy(shop.shop, clock, external_id, "2025-03-11", [line("x", "50.00")], customer="B")
+        Order.objects.filter(shop=shop.shop, external_id=external_id).update(lines=lines)
+    buy(shop.shop, clock, "PL", "2025-03-12", [line("pl", "20.00")], customer="C")
+    clock.set(END)
+    calculated: list[str] = []
+    calculate = simulation.order_points
+
+    def counting(**kwargs: Any) -> int:
+        calculated.append(kwargs["lines"][0].line_id if kwargs["lines"] else "none")
+        return calculate(**kwargs)
+
+    monkeypatch.setattr(simulation, "order_points", counting)
+
+    # when 2 points per unit are replayed
+    result = both_paths(shop.shop, {"points_per_unit": "2"})
+
+    # then 9 x 1.10 x 2 = 19.8 -> 19; 9.99995 x 2 = 19.9999 -> 19; 10.5 x 2 = 21; nothing
+    # for no lines; 40 for the plain order, which alone the database path rated
+    assert result.proposed.points_issued == 19 + 19 + 21 + 0 + 40
+    # (the database path first, then the general path alone: all five)
+    assert sorted(calculated[:3]) == ["d5", "jn", "n0"] and len(calculated) == 3 + 5
