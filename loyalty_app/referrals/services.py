@@ -32,6 +32,7 @@ from loyalty_app.members.models import Member
 from loyalty_app.rewards.lifecycle import reward_grant
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.services import member_tier_after_points
 
 from .models import Referral, ReferralCode, ReferralProgram
 from .policies import (
@@ -409,6 +410,8 @@ def _reward(referral: Referral, actor: str) -> None:
         )
         referral.reward_points = write.entry.points
         referral.note = f"{referral.reward_points} points given"
+        # Referral points count toward a points-earned tier: an upgrade happens now.
+        member_tier_after_points(member=referral.referrer, actor="referral")
     referral.status = Status.REWARDED
     referral.rewarded_at = now()
 

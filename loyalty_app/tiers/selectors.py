@@ -137,15 +137,24 @@ def _metric_rows_sql(
         f"AND o.placed_at < %s{since}{status}{only_member}"
     )
     if config.metric == "points_earned":
-        # Action points: the ledger_source index (shop, source_type, ...) finds them.
+        # Action points, and the points of referrals and challenges net of what was taken
+        # back (a refunded friend's order, a challenge undone): the ledger_source index
+        # (shop, source_type, ...) finds them.
         sql += (
             f" UNION ALL SELECT l.member_id, l.points, l.created_at FROM {ledger} l "  # noqa: S608 - fixed names; values are parameters
-            "WHERE l.shop_id = %s AND l.source_type = 'action' AND l.kind = %s "
-            "AND l.points > 0 AND l.created_at < %s"
+            "WHERE l.shop_id = %s AND ((l.source_type = 'action' AND l.kind = %s AND l.points > 0) "
+            "OR (l.source_type IN ('referral', 'challenge') AND l.kind IN (%s, %s))) "
+            "AND l.created_at < %s"
             + (" AND l.created_at >= %s" if lower is not None else "")
             + members.where("l.member_id")[0]
         )
-        params += [shop.pk, LedgerEntry.Kind.ACTION, _moment(windows.end)]
+        params += [
+            shop.pk,
+            LedgerEntry.Kind.ACTION,
+            LedgerEntry.Kind.REFERRAL,
+            LedgerEntry.Kind.CHALLENGE,
+            _moment(windows.end),
+        ]
         if lower is not None:
             params.append(_moment(lower))
         params += member_params

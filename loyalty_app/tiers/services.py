@@ -409,14 +409,15 @@ def member_tier_after_order(*, order: Order) -> TierEvent | None:
     )
 
 
-def member_tier_after_points(*, member: Member) -> TierEvent | None:
-    """After points other than an order's were credited (an action): upgrade the member
-    if the shop's metric is points earned and they now qualify."""
+def member_tier_after_points(*, member: Member, actor: str = "action") -> TierEvent | None:
+    """After points other than an order's were credited (an action, a referral, a
+    challenge: ``actor``): upgrade the member if the shop's metric is points earned and
+    they now qualify."""
     program = _program_with_tiers(member.shop_id)
     if program is None or tier_program_config(program).metric != "points_earned":
         return None
     return _member_tier_evaluate(
-        shop=member.shop, program=program, member_id=member.pk, actor="action"
+        shop=member.shop, program=program, member_id=member.pk, actor=actor
     )
 
 

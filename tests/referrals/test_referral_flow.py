@@ -220,3 +220,28 @@ def test_a_partial_refund_keeps_the_reward(store):
     assert referral.status == Status.REWARDED
     assert referral.order_amount == Decimal("25.0000")
     assert referral_entries(store) == [500]
+
+
+def test_referral_points_lift_the_referrer_to_a_points_earned_tier(store):
+    # Given tiers by points earned: Silver from 300 (the referrer has 40 from an order)
+    from loyalty_app.tiers.models import MemberTier, TierEvent
+    from loyalty_app.tiers.services import tier_program_update
+
+    tier_program_update(
+        shop=store.shop,
+        data={
+            "metric": "points_earned",
+            "period": "lifetime",
+            "tiers": [{"name": "Silver", "threshold": 300}],
+        },
+        actor="t",
+    )
+    code = store.invite()
+
+    # When the friend's first order rewards the referrer with 500 points
+    store.order(3001, code=code)
+
+    # Then the referrer is Silver at once, by a referral
+    referrer = Referral.objects.get(shop=store.shop).referrer
+    assert MemberTier.objects.get(member=referrer).tier == "Silver"
+    assert TierEvent.objects.get(member=referrer, to_tier="Silver").actor == "referral"

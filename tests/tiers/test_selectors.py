@@ -206,3 +206,40 @@ def test_progress_at_the_top_tier_has_nothing_missing(orders):
         None,
         None,
     )
+
+
+def test_points_earned_counts_referral_and_challenge_points_net_of_what_was_taken_back(shop, clock):
+    # Given a member who earned 500 for a referral, 80 and 80 for a challenge done twice
+    # (undone once in between: -80), and whose referral was reversed once elsewhere (-500
+    # of another 500)
+    from loyalty_app.ledger.models import LedgerEntry
+    from loyalty_app.ledger.services import ledger_entry_add
+
+    clock.set(THIS_YEAR)
+    eve = Member.objects.create(shop=shop.shop, external_id="9001", email="eve@example.com")
+    rows = [
+        ("referral", 500, "referral", "r1"),
+        ("referral", 500, "referral", "r2"),
+        ("referral", -500, "referral", "r2-back"),
+        ("challenge", 80, "challenge", "c1"),
+        ("challenge", -80, "challenge", "c1-back"),
+        ("challenge", 80, "challenge", "c1-again"),
+    ]
+    for kind, points, source, key in rows:
+        ledger_entry_add(
+            member=eve,
+            kind=kind,
+            points=points,
+            idempotency_key=key,
+            source_type=source,
+            source_id="1",
+            reason="t",
+        )
+    assert eve.ledger_entries.filter(kind=LedgerEntry.Kind.REFERRAL).count() == 3
+    clock.set(NOW)
+
+    # When the points earned are counted, then they are 500 + 80
+    value = member_metric(
+        shop=shop.shop, member=eve, config=definition("points_earned", [1]), at=NOW
+    )
+    assert value.value == 580
