@@ -19,7 +19,8 @@ class RollupWatermark(models.Model):
     """How far a shop's rollups have read. One row per shop, locked by each refresh
     (``select_for_update``), so two refreshes of a shop run one after the other.
 
-    Invariants: every ledger entry with ``id <= ledger_id`` and every order with
+    Invariants: every ledger entry with ``id <= ledger_id`` (cash-back entry with
+    ``id <= cashback_id``) and every order with
     ``updated_at <= orders_at`` (less the lag the refresh reads again) is counted in the
     rollups; ``zone`` is the time zone of the rollup days and ``version`` the layout of
     the rollups (another one rebuilds them).
@@ -33,6 +34,7 @@ class RollupWatermark(models.Model):
     ledger_id = models.BigIntegerField(default=0)
     ledger_at = models.DateTimeField(null=True, blank=True)
     action_id = models.BigIntegerField(default=0)
+    cashback_id = models.BigIntegerField(default=0)
     orders_at = models.DateTimeField(null=True, blank=True)
     order_id = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
@@ -96,7 +98,12 @@ class CustomerStats(models.Model):
             models.UniqueConstraint(fields=["shop", "member_id"], name="customer_stats_unique"),
         ]
         indexes = [
-            models.Index(fields=["shop", "member_created_at"], name="customer_stats_created"),
+            # The period's new members: index only (the join time decides who counts).
+            models.Index(
+                fields=["shop", "member_created_at"],
+                include=["joined_at"],
+                name="customer_stats_created_joined",
+            ),
             models.Index(fields=["shop", "joined_day"], name="customer_stats_joined_day"),
         ]
 
@@ -246,3 +253,25 @@ class AnalyticsBuyerDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop_id} {self.day} from {self.anchor_day}"
+
+
+class AnalyticsCashbackDay(models.Model):
+    """A shop's cash-back entries per local day and currency: what was credited (positive)
+    and reversed (negative, as the entries are). Cash-back entries are append-only, so a
+    day changes only by new entries; a day's rows are always recomputed whole."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="analytics_cashback_days")
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    credited = models.DecimalField(max_digits=22, decimal_places=4, default=0)
+    reversed = models.DecimalField(max_digits=22, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "day", "currency"], name="analytics_cashback_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.day} {self.currency}"

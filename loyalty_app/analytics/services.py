@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from loyalty_app.cashback.models import CashbackEntry
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import ActionEvent, Order
 from loyalty_app.ledger.models import LedgerEntry
@@ -34,6 +35,7 @@ from loyalty_app.tiers.selectors import shop_zone
 from .models import (
     AnalyticsActiveDay,
     AnalyticsBuyerDay,
+    AnalyticsCashbackDay,
     AnalyticsDay,
     AnalyticsOrder,
     CustomerStats,
@@ -111,8 +113,8 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
         _execute("SET LOCAL work_mem = '64MB'", [])
         _execute(
             f"INSERT INTO {_t(RollupWatermark)} (shop_id, zone, version,"  # noqa: S608 - fixed names; values are parameters
-            " ledger_id, action_id, order_id)"
-            " VALUES (%s, '', 0, 0, 0, 0) ON CONFLICT (shop_id) DO NOTHING",
+            " ledger_id, action_id, order_id, cashback_id)"
+            " VALUES (%s, '', 0, 0, 0, 0, 0) ON CONFLICT (shop_id) DO NOTHING",
             [shop.pk],
         )
         mark = RollupWatermark.objects.select_for_update().get(shop=shop)
@@ -122,6 +124,7 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
             # Days are local: another time zone moves every entry's day, so rebuild; so
             # does another layout of the rollups (a new table starts empty).
             for model in (
+                AnalyticsCashbackDay,
                 AnalyticsDay,
                 AnalyticsActiveDay,
                 CustomerStats,
@@ -129,7 +132,7 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
                 AnalyticsBuyerDay,
             ):
                 _execute(f"DELETE FROM {_t(model)} WHERE shop_id = %s", [shop.pk])  # noqa: S608 - fixed names; values are parameters
-            mark.ledger_id = mark.action_id = mark.order_id = 0
+            mark.ledger_id = mark.action_id = mark.order_id = mark.cashback_id = 0
             mark.ledger_at = mark.orders_at = None
         # The new watermark, read before the changes: what commits meanwhile is read now
         # and again next time, never missed.
@@ -146,6 +149,10 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
             f"SELECT COALESCE(MAX(id), 0), MAX(updated_at) FROM {_t(Order)} WHERE shop_id = %s",  # noqa: S608
             [shop.pk],
         )
+        (cashback_id,) = _one(
+            f"SELECT COALESCE(MAX(id), 0) FROM {_t(CashbackEntry)} WHERE shop_id = %s",  # noqa: S608
+            [shop.pk],
+        )
         since_ledger = (mark.ledger_at - LAG) if mark.ledger_at else EPOCH
         since_orders = (mark.orders_at - LAG) if mark.orders_at else EPOCH
         members, days = _recompute(
@@ -158,8 +165,11 @@ def rollups_refresh(*, shop: Shop) -> RefreshResult:
             since_ledger=since_ledger,
             since_orders=since_orders,
         )
+        # Cash-back entries are read from the last watermark's (the first time: all).
+        _cashback_days(shop=shop, zone=zone, cashback_id=mark.cashback_id, since=since_ledger)
         mark.zone = zone
         mark.version = ROLLUP_VERSION
+        mark.cashback_id = max(mark.cashback_id, int(cashback_id))
         mark.ledger_id = max(mark.ledger_id, int(ledger_id))
         mark.ledger_at = max(filter(None, [mark.ledger_at, ledger_at]), default=None)
         mark.action_id = max(mark.action_id, int(action_id))
@@ -663,4 +673,38 @@ def _buyers(*, shop: Shop, zone: str, full: bool) -> None:
         " AND b.day = c.day AND b.anchor_day = c.anchor_day AND b.joined_day = c.joined_day"
         f" AND NOT ({_NOT_ALL_ZERO})",
         [shop.pk],
+    )
+
+
+def _cashback_days(*, shop: Shop, zone: str, cashback_id: int, since: datetime) -> None:
+    """Recompute the ``AnalyticsCashbackDay`` rows of the local days of the cash-back
+    entries written since the watermark (by id, and by time less ``LAG``): delete the
+    days' rows, then sum each day's entries per currency (one index range per day)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS analytics_cashback_touched"
+            " (day date PRIMARY KEY) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE analytics_cashback_touched")
+    entries, days = _t(CashbackEntry), _t(AnalyticsCashbackDay)
+    _execute(
+        "INSERT INTO analytics_cashback_touched (day)"  # noqa: S608 - fixed names; values are parameters
+        f" SELECT DISTINCT (c.created_at AT TIME ZONE %s)::date FROM {entries} c"
+        " WHERE c.shop_id = %s AND (c.id > %s OR c.created_at >= %s)",
+        [zone, shop.pk, cashback_id, since],
+    )
+    _execute(
+        f"DELETE FROM {days} WHERE shop_id = %s"  # noqa: S608 - fixed names; values are parameters
+        " AND day IN (SELECT day FROM analytics_cashback_touched)",
+        [shop.pk],
+    )
+    _execute(
+        f"INSERT INTO {days} (shop_id, day, currency, credited, reversed)"  # noqa: S608 - fixed names; values are parameters
+        " SELECT %s, d.day, c.currency,"
+        " COALESCE(SUM(c.amount) FILTER (WHERE c.kind = 'credit'), 0),"
+        " COALESCE(SUM(c.amount) FILTER (WHERE c.kind = 'reversal'), 0)"
+        f" FROM analytics_cashback_touched d JOIN {entries} c ON c.shop_id = %s"
+        " AND c.created_at >= d.day::timestamp AT TIME ZONE %s"
+        " AND c.created_at < (d.day + 1)::timestamp AT TIME ZONE %s GROUP BY d.day, c.currency",
+        [shop.pk, shop.pk, zone, zone],
     )
