@@ -416,7 +416,7 @@ def breakdown(shop: Any) -> dict[str, float]:
         "code_orders": lambda: s.code_orders(shop=shop, period=period),
         "coupon_return": lambda: s.coupon_return(shop=shop, period=period),
         "tiers": lambda: s.tiers(shop=shop, period=period, members_total=0),
-        "cashback": lambda: s.cashback(shop=shop, period=period),
+        "cashback": lambda: s.cashback_rolled(shop=shop, period=period),
     }
     timings = {}
     with transaction.atomic(), connection.cursor() as cursor:
