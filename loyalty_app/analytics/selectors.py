@@ -3,7 +3,10 @@
 Every figure is an aggregate computed by the database (a few queries per section, none
 per member), scoped to one shop. The sums over the shop's whole history are read from the
 rollups (models.py, kept by services.rollups_refresh): points and new members per local
-day, activity entries per day and previous activity day, each member's orders to date.
+day, activity entries per day and previous activity day, each member's orders to date,
+the buyer days (a period's customers, repeat buyers, revenue to date and days between
+orders, members against non-members, as one sum over at most its days squared) and
+cash-back per day: a period's figures cost the same at any number of members.
 The direct computations stay beside them: they define the figures (the rollup tests
 compare both) and serve a period in another time zone than the shop's. Definitions (the README's "Analytics" states the same):
 
