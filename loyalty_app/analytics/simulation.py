@@ -36,10 +36,11 @@ tests and ``bench/what_if.py --check`` compare them):
   order and adds it up in one statement that can use parallel workers; when the tiers
   count points, it also puts each member's metric together (these orders, the general
   path's, the action points) and counts members per tier, so nothing per member comes
-  back. The merchandise is added up from the stored lines, as the calculation does: an
-  order with more than ``MAX_LINES`` lines, or a line whose amount is not plain text of
-  a non-negative amount with at most four decimals or whose gift-card flag is not a
-  boolean, takes the general path. Only additions, multiplications and comparisons of
+  back. The merchandise is ``eligible_amount`` where it equals the stored lines' as the
+  calculation adds them up; an order where it does not, with more than ``MAX_LINES``
+  lines, or with a line whose amount is not plain text of a non-negative amount with at
+  most four decimals or whose gift-card flag is not a boolean, takes the general path.
+  Only additions, multiplications and comparisons of
   stored decimals are involved, which ``numeric`` does exactly, as the calculation's
   50-digit context does for amounts of sane size; ``floor``/``ceil``/``round`` (halves
   away from zero: up, for points, which are never negative) are the three rounding
@@ -524,19 +525,23 @@ _ODD_LINE = (
     ' || @.gift_card.type() != "boolean")'
 )
 
-# An order's merchandise as the calculation adds it up from its stored lines: the amounts
-# of the lines that are not gift cards (each a plain non-negative amount, as above).
-_MERCHANDISE = " + ".join(
-    f"CASE WHEN o.lines -> {i} -> 'gift_card' = 'true'::jsonb THEN 0"
-    f" ELSE coalesce((o.lines -> {i} ->> 'amount')::numeric, 0) END"
-    for i in range(MAX_LINES)
-)
+
+def _merchandise(table: str) -> str:
+    """SQL: an order's merchandise as the calculation adds it up from its stored lines,
+    the amounts of the lines that are not gift cards (for lines as ``_ODD_LINE`` lets
+    through, at most ``MAX_LINES`` of them)."""
+    return " + ".join(
+        f"CASE WHEN {table}.lines -> {i} -> 'gift_card' = 'true'::jsonb THEN 0"
+        f" ELSE coalesce(({table}.lines -> {i} ->> 'amount')::numeric, 0) END"
+        for i in range(MAX_LINES)
+    )
 
 
 def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> tuple[str, list]:
     """SQL true for an order the database path rates (see the module docstring): no
     refund, no campaign, at most ``MAX_LINES`` lines, each with a plain amount and
-    gift-card flag, and, when the current rules need the general path, placed under the
+    gift-card flag, adding up to the order's ``eligible_amount`` (as ``order_sync``
+    writes them), and, when the current rules need the general path, placed under the
     current version (its points are stored). Never null, so the general path reads
     exactly the other orders."""
     refunds = OrderRefund._meta.db_table
@@ -545,7 +550,8 @@ def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> t
         f" AND {table}.campaigns = '[]'::jsonb"
         f" AND CASE WHEN jsonb_typeof({table}.lines) = 'array'"
         f" THEN jsonb_array_length({table}.lines) <= {MAX_LINES}"
-        f" AND NOT coalesce({table}.lines @? '{_ODD_LINE}', true) ELSE false END"
+        f" AND NOT coalesce({table}.lines @? '{_ODD_LINE}', true)"
+        f" AND {table}.eligible_amount = ({_merchandise(table)}) ELSE false END"
     )
     params: list[Any] = []
     if not current.in_database:
@@ -555,14 +561,15 @@ def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> t
 
 
 def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, dict[str, Any]]:
-    """The points of an order ``o`` the database path rates, as SQL over its merchandise
-    ``m.merchandise`` (``_MERCHANDISE``).
+    """The points of an order ``o`` the database path rates, as SQL. Its merchandise is
+    ``eligible_amount``, which the condition above holds equal to its lines' (and which,
+    unlike an expression over the lines, keeps the rows PostgreSQL sorts narrow).
 
     As ``order_breakdown`` computes them for such an order: nothing without merchandise
     or under the minimum; else (merchandise x tier multiplier + shipping and tax when
     counted, each at least 0) x rate, rounded once, capped.
     """
-    counted = f"m.merchandise * {multiplier}"
+    counted = f"o.eligible_amount * {multiplier}"
     if rules.include_shipping:
         counted += " + greatest(o.shipping_amount, 0)"
     if rules.include_tax:
@@ -577,7 +584,7 @@ def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, di
         points = f"least({points}, %({prefix}cap)s::bigint)"
         params[f"{prefix}cap"] = rules.max_points_per_order
     sql = (
-        f"CASE WHEN m.merchandise = 0 OR m.merchandise < %({prefix}minimum)s::numeric "
+        f"CASE WHEN o.eligible_amount = 0 OR o.eligible_amount < %({prefix}minimum)s::numeric "
         "THEN 0::bigint "
         f"ELSE {points} END"
     )
@@ -677,7 +684,7 @@ def _replay_database(
                o.placed_at >= %(start)s AS replayed,
                greatest(o.eligible_amount - o.refunded_amount, 0) AS revenue,
                {proposed_sql} AS proposed, {current_sql} AS current
-        FROM {Order._meta.db_table} o CROSS JOIN LATERAL (SELECT {_MERCHANDISE} AS merchandise) m
+        FROM {Order._meta.db_table} o
         WHERE {where} AND {condition}
     """  # noqa: S608 - fixed text; values are parameters
     sums = """

@@ -416,8 +416,8 @@ def test_orders_the_database_cannot_read_as_the_calculation_does_take_the_genera
     shop, clock, monkeypatch
 ):
     # given an order of 9 lines of 1.10; one whose stored amount has five decimals; one
-    # whose amount is a JSON number; one with no lines left (and merchandise recorded);
-    # and a plain one
+    # whose amount is a JSON number; one with no lines left whose recorded merchandise
+    # (50.00) no longer adds up; and a plain one
     buy(
         shop.shop,
         clock,
@@ -448,7 +448,8 @@ def test_orders_the_database_cannot_read_as_the_calculation_does_take_the_genera
     result = both_paths(shop.shop, {"points_per_unit": "2"})
 
     # then 9 x 1.10 x 2 = 19.8 -> 19; 9.99995 x 2 = 19.9999 -> 19; 10.5 x 2 = 21; nothing
-    # for no lines; 40 for the plain order, which alone the database path rated
+    # for no lines (as the calculation reads them); 40 for the plain order, which alone
+    # the database path rated
     assert result.proposed.points_issued == 19 + 19 + 21 + 0 + 40
     # (the database path first, then the general path alone: all five)
-    assert sorted(calculated[:3]) == ["d5", "jn", "n0"] and len(calculated) == 3 + 5
+    assert sorted(calculated[:4]) == ["d5", "jn", "n0", "none"] and len(calculated) == 4 + 5
