@@ -159,9 +159,10 @@ class Totals:
     metric: dict[int, list[int]] = field(default_factory=dict)
 
     def add(self, orders: Any, revenue: Any, proposed: Any, current: Any) -> None:
-        """Add a row of sums read from the database (None: no rows were added up)."""
+        """Add a row of sums read from the database (None: no rows were added up); the
+        revenue in ten-thousandths (the amounts' four places, so the sum is integers')."""
         self.orders += int(orders or 0)
-        self.revenue += revenue or ZERO
+        self.revenue += Decimal(int(revenue or 0)).scaleb(-4)
         self.proposed += int(proposed or 0)
         self.current += int(current or 0)
 
@@ -682,7 +683,8 @@ def _replay_database(
     per_order = f"""
         SELECT o.member_id, o.placed_at, o.confirmed,
                o.placed_at >= %(start)s AS replayed,
-               greatest(o.eligible_amount - o.refunded_amount, 0) AS revenue,
+               (greatest(o.eligible_amount - o.refunded_amount, 0) * 10000)::bigint
+                   AS revenue,
                {proposed_sql} AS proposed, {current_sql} AS current
         FROM {Order._meta.db_table} o
         WHERE {where} AND {condition}
