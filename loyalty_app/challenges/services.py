@@ -599,8 +599,8 @@ def _backfill_batch(*, challenge: Challenge, batch_size: int) -> int:
     tests compare both)."""
     with transaction.atomic():
         # The members' rows in pk order, before any fact is read (the module's doc, Locks).
-        # A member whose order a webhook is writing waits here for it to commit, so the
-        # reads below see it; a webhook that comes later waits for this batch to commit,
+        # Where a webhook holds a member's lock, this waits for it to commit, so the reads
+        # below see its order; a webhook that comes later waits for this batch to commit,
         # then recomputes from the source itself: whoever holds the member's lock last
         # writes the row, from everything committed before it.
         members = list(
