@@ -100,9 +100,8 @@ class CustomerStats(models.Model):
         indexes = [
             # The period's new members: index only (the join time decides who counts).
             models.Index(
-                fields=["shop", "member_created_at"],
-                include=["joined_at"],
-                name="customer_stats_created_joined",
+                fields=["shop", "member_created_at", "joined_at"],
+                name="customer_stats_created_at_join",
             ),
             models.Index(fields=["shop", "joined_day"], name="customer_stats_joined_day"),
         ]
@@ -183,12 +182,6 @@ class AnalyticsOrder(models.Model):
         ]
         indexes = [
             models.Index(fields=["shop", "member_id"], name="analytics_order_member"),
-            # The previous period's days between orders: the period's rows, index only.
-            models.Index(
-                fields=["shop", "day"],
-                include=["member_id", "placed_at", "previous_day", "next_day", "joined_day"],
-                name="analytics_order_day",
-            ),
         ]
 
     def __str__(self) -> str:
