@@ -338,10 +338,11 @@ _REFUNDS_JSON = (
 _SHAPE = "(SELECT jsonb_agg(l - 'id') FROM jsonb_array_elements(earning_order.lines) l)"
 
 
-def _stream(orders: Any) -> Iterator[_Row]:
+def _stream(orders: Any, *, few: bool) -> Iterator[_Row]:
     """The orders' rows, with their refunds, on PostgreSQL: one plain statement whose rows
     are streamed (not a declared cursor, which PostgreSQL never runs in parallel), so
-    selecting a few orders among millions uses every core. JSON comes as text."""
+    selecting a ``few`` orders among millions uses every core (the planner, which cannot
+    tell how few, is told that workers cost nothing). JSON comes as text."""
     query = orders.annotate(
         refund_rows=RawSQL(_REFUNDS_JSON, ()),  # noqa: S611 - fixed text
         shape=RawSQL(_SHAPE, ()),  # noqa: S611 - fixed text
@@ -354,6 +355,9 @@ def _stream(orders: Any) -> Iterator[_Row]:
     loads = json.loads
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_NO_JIT)
+        if few:
+            cursor.execute("SET LOCAL parallel_setup_cost = 0")
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0")
         for row in cursor.cursor.stream(sql, params, size=chunk):
             refunds = [
                 _refund(external_id, lines, Decimal(extra))
@@ -538,7 +542,9 @@ def _merchandise(table: str) -> str:
     )
 
 
-def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> tuple[str, list]:
+def _fast_condition(
+    table: str, *, shop_id: int, current_id: int | None, current: Rating
+) -> tuple[str, list[Any]]:
     """SQL true for an order the database path rates (see the module docstring): no
     refund, no campaign, at most ``MAX_LINES`` lines, each with a plain amount and
     gift-card flag, adding up to the order's ``eligible_amount`` (as ``order_sync``
@@ -547,14 +553,16 @@ def _fast_condition(table: str, *, current_id: int | None, current: Rating) -> t
     exactly the other orders."""
     refunds = OrderRefund._meta.db_table
     sql = (
-        f"NOT EXISTS (SELECT 1 FROM {refunds} r WHERE r.order_id = {table}.id)"  # noqa: S608
+        # A hashed subplan (not NOT EXISTS, correlated): parallel workers can run it.
+        f"NOT {table}.id IN (SELECT r.order_id FROM {refunds} r"  # noqa: S608
+        f" JOIN {Order._meta.db_table} ro ON ro.id = r.order_id WHERE ro.shop_id = %s)"
         f" AND {table}.campaigns = '[]'::jsonb"
         f" AND CASE WHEN jsonb_typeof({table}.lines) = 'array'"
         f" THEN jsonb_array_length({table}.lines) <= {MAX_LINES}"
         f" AND NOT coalesce({table}.lines @? '{_ODD_LINE}', true)"
         f" AND {table}.eligible_amount = ({_merchandise(table)}) ELSE false END"
     )
-    params: list[Any] = []
+    params: list[Any] = [shop_id]
     if not current.in_database:
         sql += f" AND {table}.program_id IS NOT DISTINCT FROM %s"
         params.append(current_id)
@@ -640,10 +648,13 @@ def _replay_database(
         "start": start,
         "current_id": current_id,
     }
-    condition, condition_params = _fast_condition("o", current_id=current_id, current=current)
-    condition = condition.replace("%s", "%(fast_current_id)s")
-    if condition_params:
-        params["fast_current_id"] = condition_params[0]
+    condition, condition_params = _fast_condition(
+        "o", shop_id=shop.pk, current_id=current_id, current=current
+    )
+    # Its placeholders in order: the shop, then the current version when it names one.
+    for name, value in zip(("shop", "fast_current_id"), condition_params, strict=False):
+        condition = condition.replace("%s", f"%({name})s", 1)
+        params[name] = value
     where = (
         "o.shop_id = %(shop)s AND o.member_id IS NOT NULL AND o.has_snapshot AND o.paid"
         " AND NOT o.cancelled AND NOT o.fully_refunded AND NOT o.test"
@@ -914,16 +925,18 @@ def what_if(
     on_postgres = fast and connection.vendor == "postgresql"
     if on_postgres and proposed.in_database:
         condition, condition_params = _fast_condition(
-            Order._meta.db_table, current_id=current_id, current=current
+            Order._meta.db_table, shop_id=shop.pk, current_id=current_id, current=current
         )
         # Fixed text from _fast_condition; the one value is a parameter.
         in_database = RawSQL(condition, condition_params, output_field=BooleanField())  # noqa: S611
-        _replay_general(rows=_stream(orders.alias(fast=in_database).filter(fast=False)), **general)
+        _replay_general(
+            rows=_stream(orders.alias(fast=in_database).filter(fast=False), few=True), **general
+        )
         counted = _replay_database(
             shop=shop, since=since, end=end, tiers=proposed_tiers, tier_lower=tier_lower, **general
         )
     elif on_postgres:
-        _replay_general(rows=_stream(orders), **general)
+        _replay_general(rows=_stream(orders, few=False), **general)
     else:
         _replay_general(rows=_read(orders), **general)
 
