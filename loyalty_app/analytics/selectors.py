@@ -59,7 +59,7 @@ from .models import (
     CustomerStats,
 )
 from .periods import Period
-from .services import rollups_behind, rollups_refresh
+from .services import rollups_behind, rollups_build_needed, rollups_refresh
 
 ZERO = Decimal("0")
 ISSUED_KINDS = ("order", "action", "adjustment", "import", "tier_reward", "referral", "challenge")
@@ -915,15 +915,27 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
         # The rollups first: when something is newer than the watermark, a refresh bounded
         # by what changed since the beat job's last run (analytics.services), so the
         # figures below are never behind the ledger and the orders.
+        if rollups_build_needed(shop=shop):
+            # A first build (or a rebuild for a new zone or layout) reads the shop's whole
+            # history: minutes for a large shop. It runs in a worker; meanwhile the figures
+            # are read from the ledger and the orders, slower but the same.
+            _rollups_build_enqueue(shop)
+            return _report(shop=shop, period=period, detail=detail, rolled=False)
         if rollups_behind(shop=shop):
             rollups_refresh(shop=shop)
         return _report(shop=shop, period=period, detail=detail)
 
 
-def _report(*, shop: Shop, period: Period, detail: bool) -> Report:
+def _rollups_build_enqueue(shop: Shop) -> None:
+    from .tasks import rollups_refresh_shop  # tasks import the services
+
+    transaction.on_commit(lambda: rollups_refresh_shop.delay(shop.pk))
+
+
+def _report(*, shop: Shop, period: Period, detail: bool, rolled: bool = True) -> Report:
     # The rollup days are local days of the shop's zone: a period in another zone (a
     # shop's zone changed since) is read from the ledger and the orders.
-    rolled = period.zone.key == shop_zone(shop).key
+    rolled = rolled and period.zone.key == shop_zone(shop).key
     if rolled:
         members_total, new_members = _members_counts_rolled(shop=shop, period=period)
     else:

@@ -85,6 +85,13 @@ def _one(sql: str, params: list[Any]) -> tuple[Any, ...]:
         return tuple(cursor.fetchone())
 
 
+def rollups_build_needed(*, shop: Shop) -> bool:
+    """Whether the shop's rollups must be built from its whole history (none yet, another
+    time zone, another layout): minutes for a large shop, so never inside a request."""
+    mark = RollupWatermark.objects.filter(shop=shop).only("zone", "version").first()
+    return mark is None or mark.zone != shop_zone(shop).key or mark.version != ROLLUP_VERSION
+
+
 def rollups_behind(*, shop: Shop) -> bool:
     """Whether the shop has a ledger entry, an action or an order newer than its
     watermark (or no rollups yet): then a report refreshes before it reads. Index probes
