@@ -927,7 +927,7 @@ def what_if(
         condition, condition_params = _fast_condition(
             Order._meta.db_table, shop_id=shop.pk, current_id=current_id, current=current
         )
-        # Fixed text from _fast_condition; the one value is a parameter.
+        # Fixed text from _fast_condition; the values are parameters.
         in_database = RawSQL(condition, condition_params, output_field=BooleanField())  # noqa: S611
         _replay_general(
             rows=_stream(orders.alias(fast=in_database).filter(fast=False), few=True), **general
