@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from loyalty_app.cashback.policies import money_text
 
-from .selectors import Behaviour, Report, percent_change
+from .selectors import Behaviour, Report, percent_change, ratio
 from .simulation import Side, WhatIf
 
 if TYPE_CHECKING:
@@ -93,6 +93,24 @@ def summary(report: Report) -> dict[str, Any]:
             "roi": rate(roi.roi),
         },
         "nps": nps_data(report.nps),
+        "referrals": referrals_data(report),
+    }
+
+
+def referrals_data(report: Report) -> dict[str, Any] | None:
+    """Refer-a-friend in the period: friends invited, first orders that counted, their
+    share, the referred customers' revenue and the referrers' rewards."""
+    figures = report.referrals
+    if figures is None:
+        return None
+    return {
+        "referrals": figures.referrals,
+        "conversions": figures.conversions,
+        "conversion_rate": rate(ratio(figures.conversions, figures.referrals)),
+        "refused": figures.refused,
+        "revenue": money(figures.revenue, (report.shop.currency or "USD").upper()),
+        "rewards_issued": figures.rewards_issued,
+        "points_issued": figures.points_issued,
     }
 
 

@@ -31,7 +31,7 @@ compare both) and serve a period in another time zone than the shop's. Definitio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ from loyalty_app.common.time import now
 from loyalty_app.earning.models import ActionEvent, Order
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
+from loyalty_app.referrals.selectors import ReferralFigures, referral_figures
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.shops.models import Shop
 from loyalty_app.surveys.selectors import Nps, nps
@@ -884,6 +885,9 @@ class Report:
     members_days: dict[date, int]
     revenue_days: dict[date, tuple[Decimal, Decimal]]
     nps: Nps  # the survey's answers given in the period (surveys.selectors)
+    # Refer-a-friend in the period (referrals.selectors); set by ``report`` for both
+    # implementations.
+    referrals: ReferralFigures | None = None
 
     @property
     def liability(self) -> Decimal | None:
@@ -898,9 +902,15 @@ class AnalyticsUnavailable(Exception):
 
 
 def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
-    """Every figure of the period (off PostgreSQL from ``portable``). ``detail=False`` leaves out what only the period shown
-    needs (day series, tables, tiers): the previous period is read for its headline
-    figures only."""
+    """Every figure of the period (off PostgreSQL from ``portable``). ``detail=False``
+    leaves out what only the period shown needs (day series, tables, tiers): the previous
+    period is read for its headline figures only."""
+    figures = _figures(shop=shop, period=period, detail=detail)
+    referred = referral_figures(shop=shop, period_start=period.start, period_end=period.end)
+    return replace(figures, referrals=referred)
+
+
+def _figures(*, shop: Shop, period: Period, detail: bool = True) -> Report:
     if connection.vendor != "postgresql":
         # The embedded SQLite database: the same figures from the ORM and Python.
         from .portable import report as portable_report

@@ -56,9 +56,7 @@ urlpatterns = [
         challenge_activate_view,
         name="challenge-activate",
     ),
-    path(
-        "challenges/<int:challenge_id>/archive", challenge_archive_view, name="challenge-archive"
-    ),
+    path("challenges/<int:challenge_id>/archive", challenge_archive_view, name="challenge-archive"),
     path("badges/new", badge_new, name="badge-new"),
     path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward"),
     path("rewards/<int:reward_id>/archive", rewards.reward_archive, name="reward-archive"),

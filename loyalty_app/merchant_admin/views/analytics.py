@@ -317,6 +317,7 @@ def _page(
             "currency": currency,
             "headlines": headlines,
             "figures": now_summary,
+            "figures_previous": before,
             "report": current,
             "points_chart": points_chart([(d.day, d.issued, d.redeemed) for d in current.days]),
             "line_charts": [
