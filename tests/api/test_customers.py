@@ -357,6 +357,20 @@ def test_the_openapi_schema_lists_the_customer_endpoints(client, db):
         "/api/v1/data-requests/{data_request_id}/",
         "/api/v1/analytics/",
         "/api/v1/analytics/what-if/",
+        "/api/v1/actions/bulk/",
+        "/api/v1/actions/bulk/{award_id}/",
+        "/api/v1/actions/bulk/{award_id}/confirm/",
+        "/api/v1/referrals/",
+        "/api/v1/referrals/program/",
+        "/api/v1/referrals/summary/",
+        "/api/v1/challenges/",
+        "/api/v1/challenges/{challenge_id}/",
+        "/api/v1/challenges/{challenge_id}/activate/",
+        "/api/v1/challenges/{challenge_id}/completions/",
+        "/api/v1/badges/",
+        "/api/v1/badges/{badge_id}/",
+        "/api/v1/customers/{customer_id}/challenges/",
+        "/api/v1/customers/{customer_id}/badges/",
     }
     assert list(paths["/api/v1/customers/{customer_id}/"]) == ["get"]
     assert list(paths["/api/v1/customers/{customer_id}/ledger/"]) == ["get"]
