@@ -78,6 +78,7 @@ from loyalty_app.earning.domain import Refund, RefundLine
 from loyalty_app.earning.models import Order, OrderRefund
 from loyalty_app.earning.policies import ProgramConfig, add_months
 from loyalty_app.earning.rules import (
+    MATCH_FIELDS,
     Campaign,
     EarnRules,
     OrderContext,
@@ -140,11 +141,6 @@ class Rating:
         if self.tiers is None:
             return fixed
         return self.tiers.earn_multiplier(tier or None)
-
-    @property
-    def in_database(self) -> bool:
-        """Whether the database path can rate this program (see the module docstring)."""
-        return not self.config.enabled or not self.config.earn.line_rules
 
 
 @dataclass
@@ -531,6 +527,100 @@ _ODD_LINE = (
 )
 
 
+# The line facts each rule field matches on (``RuleLine`` from ``_rule_lines``), and the
+# ones that are lists.
+_FACT_KEYS = {
+    "product_type": "product_type",
+    "vendor": "vendor",
+    "tag": "tags",
+    "collection": "collections",
+    "sku": "sku",
+    "product_id": "product_id",
+}
+_LIST_FACTS = frozenset({"tag", "collection"})
+# Printable ASCII; and without a space at either end.
+_ASCII = "^[ -~]*$"
+_TRIMMED_ASCII = "^([!-~]([ -~]*[!-~])?)?$"
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _plain_key(key: str) -> bool:
+    """Whether a rule's key can equal the key of a plain fact (printable ASCII, lowered);
+    one that cannot matches no order the database path rates."""
+    return all(" " <= char <= "~" for char in key) and key == key.lower()
+
+
+def _matches_sql(line: str, field_name: str, keys: list[str], param: str) -> str:
+    """SQL true when the stored ``line`` (plain facts, see ``_odd_facts``) has a fact of
+    ``field_name`` whose ``match_key`` is one of ``keys`` (the parameter ``param``); else
+    false or null."""
+    fact = _FACT_KEYS[field_name]
+    if field_name in _LIST_FACTS:
+        # Lowered in the JSON text: escapes are lower case or a backslash and a quote.
+        return (
+            f"translate(({line} -> '{fact}')::text, '{_UPPER}', '{_LOWER}')::jsonb"
+            f" ?| %({param})s::text[]"
+        )
+    # An empty fact has no key (``_fact_keys``); else trimmed and lowered.
+    key = f"translate(btrim(nullif({line} ->> '{fact}', '')), '{_UPPER}', '{_LOWER}')"
+    if field_name == "product_id":
+        key = f"split_part({key}, '/', -1)"
+    return f"{key} = ANY(%({param})s::text[])"
+
+
+def _line_multiplier_sql(rules: EarnRules, line: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    """The line rules' multiplier of the stored ``line`` as SQL, as ``_line_rule`` finds
+    it: 0 when an exclusion matches, else the highest multiplier among the matching rules
+    (each distinct multiplier tried from the highest down), else 1."""
+    params: dict[str, Any] = {}
+    groups: dict[Decimal | None, dict[str, list[str]]] = {}
+    for rule in rules.line_rules:
+        if not _plain_key(rule.key):
+            continue
+        value = None if rule.exclude else rule.multiplier
+        keys = groups.setdefault(value, {}).setdefault(rule.field, [])
+        if rule.key not in keys:
+            keys.append(rule.key)
+    order = ([None] if None in groups else []) + sorted(
+        (value for value in groups if value is not None), reverse=True
+    )
+    cases = []
+    for g, value in enumerate(order):
+        tests = []
+        for field_name, keys in groups[value].items():
+            param = f"{prefix}keys_{g}_{field_name}"
+            params[param] = keys
+            tests.append(_matches_sql(line, field_name, keys, param))
+        if value is None:
+            then = "0::numeric"
+        else:
+            params[f"{prefix}mult_{g}"] = value
+            then = f"%({prefix}mult_{g})s::numeric"
+        cases.append(f"WHEN {' OR '.join(tests)} THEN {then}")
+    if not cases:
+        return "1::numeric", params
+    return f"(CASE {' '.join(cases)} ELSE 1::numeric END)", params
+
+
+def _weighted_sql(rules: EarnRules, prefix: str) -> tuple[str, dict[str, Any]]:
+    """An order ``o``'s weighted merchandise as SQL: its lines' amounts (gift cards left
+    out) times their line rules' multipliers; ``eligible_amount`` without line rules."""
+    if not rules.line_rules:
+        return "o.eligible_amount", {}
+    terms = []
+    params: dict[str, Any] = {}
+    for i in range(MAX_LINES):
+        line = f"(o.lines -> {i})"
+        multiplier, line_params = _line_multiplier_sql(rules, line, prefix)
+        params.update(line_params)
+        terms.append(
+            f"CASE WHEN {line} -> 'gift_card' = 'true'::jsonb THEN 0"
+            f" ELSE coalesce(({line} ->> 'amount')::numeric * {multiplier}, 0) END"
+        )
+    return f"({' + '.join(terms)})", params
+
+
 def _merchandise(table: str) -> str:
     """SQL: an order's merchandise as the calculation adds it up from its stored lines,
     the amounts of the lines that are not gift cards (for lines as ``_ODD_LINE`` lets
@@ -542,15 +632,48 @@ def _merchandise(table: str) -> str:
     )
 
 
+def _fact_fields(*ratings: Rating) -> list[str]:
+    """The line facts the enabled programs' line rules match on, in ``MATCH_FIELDS`` order."""
+    used = {
+        rule.field
+        for rating in ratings
+        if rating.config.enabled
+        for rule in rating.config.earn.line_rules
+    }
+    return [name for name in MATCH_FIELDS if name in used]
+
+
+def _odd_facts(fields: Sequence[str]) -> str:
+    """A JSON path that finds a line whose fact in ``fields`` the database path cannot
+    match as ``match_key`` does: a scalar fact present and not a string of printable ASCII
+    (then ``str()``, ``strip()`` and ``casefold()`` are a trim of spaces and a lowering of
+    A-Z, which SQL does alike), a list fact present and not an array of such strings
+    without spaces at either end."""
+    odd = []
+    for name in fields:
+        key = _FACT_KEYS[name]
+        if name in _LIST_FACTS:
+            odd.append(
+                f'(exists(@.{key}) && (@.{key}.type() != "array"'
+                f' || exists(@.{key}[*] ? (@.type() != "string"'
+                f' || !(@ like_regex "{_TRIMMED_ASCII}")))))'
+            )
+        else:
+            odd.append(
+                f'(exists(@.{key}) && (@.{key}.type() != "string"'
+                f' || !(@.{key} like_regex "{_ASCII}")))'
+            )
+    return f"$[*] ? ({' || '.join(odd)})"
+
+
 def _fast_condition(
-    table: str, *, shop_id: int, current_id: int | None, current: Rating
+    table: str, *, shop_id: int, fields: Sequence[str] = ()
 ) -> tuple[str, list[Any]]:
     """SQL true for an order the database path rates (see the module docstring): no
     refund, no campaign, at most ``MAX_LINES`` lines, each with a plain amount and
     gift-card flag, adding up to the order's ``eligible_amount`` (as ``order_sync``
-    writes them), and, when the current rules need the general path, placed under the
-    current version (its points are stored). Never null, so the general path reads
-    exactly the other orders."""
+    writes them), and each with plain facts (``_odd_facts``) in the ``fields`` the line
+    rules match on. Never null, so the general path reads exactly the other orders."""
     refunds = OrderRefund._meta.db_table
     sql = (
         # A hashed subplan (not NOT EXISTS, correlated): parallel workers can run it.
@@ -560,13 +683,12 @@ def _fast_condition(
         f" AND CASE WHEN jsonb_typeof({table}.lines) = 'array'"
         f" THEN jsonb_array_length({table}.lines) <= {MAX_LINES}"
         f" AND NOT coalesce({table}.lines @? '{_ODD_LINE}', true)"
-        f" AND {table}.eligible_amount = ({_merchandise(table)}) ELSE false END"
+        f" AND {table}.eligible_amount = ({_merchandise(table)})"
     )
-    params: list[Any] = [shop_id]
-    if not current.in_database:
-        sql += f" AND {table}.program_id IS NOT DISTINCT FROM %s"
-        params.append(current_id)
-    return sql, params
+    if fields:
+        sql += f" AND NOT coalesce({table}.lines @? '{_odd_facts(fields)}', true)"
+    sql += " ELSE false END"
+    return sql, [shop_id]
 
 
 def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -578,17 +700,16 @@ def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, di
     or under the minimum; else (merchandise x tier multiplier + shipping and tax when
     counted, each at least 0) x rate, rounded once, capped.
     """
-    counted = f"o.eligible_amount * {multiplier}"
+    weighted, params = _weighted_sql(rules, prefix)
+    counted = f"{weighted} * {multiplier}"
     if rules.include_shipping:
         counted += " + greatest(o.shipping_amount, 0)"
     if rules.include_tax:
         counted += " + greatest(o.tax_amount, 0)"
     rounding = {"down": "floor", "up": "ceil", "nearest": "round"}[rules.rounding]
     points = f"{rounding}(({counted}) * %({prefix}rate)s::numeric)::bigint"
-    params: dict[str, Any] = {
-        f"{prefix}rate": rules.points_per_unit,
-        f"{prefix}minimum": rules.min_order_amount,
-    }
+    params[f"{prefix}rate"] = rules.points_per_unit
+    params[f"{prefix}minimum"] = rules.min_order_amount
     if rules.max_points_per_order is not None:
         points = f"least({points}, %({prefix}cap)s::bigint)"
         params[f"{prefix}cap"] = rules.max_points_per_order
@@ -648,13 +769,9 @@ def _replay_database(
         "start": start,
         "current_id": current_id,
     }
-    condition, condition_params = _fast_condition(
-        "o", shop_id=shop.pk, current_id=current_id, current=current
-    )
-    # Its placeholders in order: the shop, then the current version when it names one.
-    for name, value in zip(("shop", "fast_current_id"), condition_params, strict=False):
-        condition = condition.replace("%s", f"%({name})s", 1)
-        params[name] = value
+    condition, _ = _fast_condition("o", shop_id=shop.pk, fields=_fact_fields(proposed, current))
+    # Its one placeholder: the shop.
+    condition = condition.replace("%s", "%(shop)s")
     where = (
         "o.shop_id = %(shop)s AND o.member_id IS NOT NULL AND o.has_snapshot AND o.paid"
         " AND NOT o.cancelled AND NOT o.fully_refunded AND NOT o.test"
@@ -923,9 +1040,9 @@ def what_if(
     )
     counted: tuple[dict[int, int], int] | None = None
     on_postgres = fast and connection.vendor == "postgresql"
-    if on_postgres and proposed.in_database:
+    if on_postgres:
         condition, condition_params = _fast_condition(
-            Order._meta.db_table, shop_id=shop.pk, current_id=current_id, current=current
+            Order._meta.db_table, shop_id=shop.pk, fields=_fact_fields(proposed, current)
         )
         # Fixed text from _fast_condition; the values are parameters.
         in_database = RawSQL(condition, condition_params, output_field=BooleanField())  # noqa: S611
@@ -935,8 +1052,6 @@ def what_if(
         counted = _replay_database(
             shop=shop, since=since, end=end, tiers=proposed_tiers, tier_lower=tier_lower, **general
         )
-    elif on_postgres:
-        _replay_general(rows=_stream(orders, few=False), **general)
     else:
         _replay_general(rows=_read(orders), **general)
 
