@@ -454,3 +454,294 @@ def test_orders_the_database_cannot_read_as_the_calculation_does_take_the_genera
     assert result.proposed.points_issued == 19 + 19 + 21 + 0 + 40
     # (the database path first, then the general path alone: all five)
     assert sorted(calculated[:4]) == ["d5", "jn", "n0", "none"] and len(calculated) == 4 + 5
+
+
+# --- line rules in the database path -------------------------------------------------
+
+
+def catalogue_orders(shop: Shop, clock: Any) -> None:
+    """Orders whose lines carry the facts line rules match on, in March 2025, then the
+    current rules (1 point per unit, vendor "ACME" at 2x); the clock on 2 April.
+
+    | order | member | lines | what else |
+    | --- | --- | --- | --- |
+    | L1 | A | 40.00 BEAN-1 by Acme Roasters, product 501, Coffee and Summer Sale, Organic; 10.00 MUG by Acme, type Mug, tag Sale; gift card 25.00 BEAN-1 | |
+    | L2 | B | 12.34 " bean-1 "; 7.77 product 502, type Tea, Tea Time | 4.00 shipping, 1.10 tax |
+    | L3 | C | 19.99 type TEA, tags organic and Gift Idea | placed in Gold (1.5x) |
+    | L4 | C | 30.00 BEAN-1 | 10.00 of it refunded |
+    | L5 | D | 20.00 in Coffee | placed during a 2x campaign |
+    | L6 | D | 15.00 BEAN-1 by "Café Noir" | a vendor not in ASCII |
+    | L7 | A | 3.00 MUG | |
+    """  # noqa: E501
+    buy(
+        shop,
+        clock,
+        "L1",
+        "2025-03-03",
+        [
+            line(
+                "11",
+                "40.00",
+                sku="BEAN-1",
+                vendor="Acme Roasters",
+                product_id="gid://shopify/Product/501",
+                collections=("Coffee", "Summer Sale"),
+                tags=("Organic",),
+            ),
+            line("12", "10.00", sku="MUG", vendor="Acme", product_type="Mug", tags=("Sale",)),
+            line("13", "25.00", sku="BEAN-1", gift_card=True),
+        ],
+        customer="A",
+    )
+    buy(
+        shop,
+        clock,
+        "L2",
+        "2025-03-04",
+        [
+            line("21", "12.34", sku=" bean-1 "),
+            line("22", "7.77", product_id="502", product_type="Tea", collections=("Tea Time",)),
+        ],
+        customer="B",
+        shipping="4.00",
+        tax="1.10",
+    )
+    buy(
+        shop,
+        clock,
+        "L3",
+        "2025-03-05",
+        [line("31", "19.99", product_type="TEA", tags=("organic", "Gift Idea"))],
+        customer="C",
+    )
+    Order.objects.filter(shop=shop, external_id="L3").update(
+        tier="Gold", tier_multiplier=Decimal("1.5")
+    )
+    buy(
+        shop,
+        clock,
+        "L4",
+        "2025-03-06",
+        [line("41", "30.00", sku="BEAN-1")],
+        customer="C",
+        refunds=(
+            Refund(
+                external_id="R4",
+                order_external_id="L4",
+                lines=(RefundLine(line_id="41", amount=Decimal("10.00")),),
+            ),
+        ),
+    )
+    campaign_save(
+        shop=shop,
+        data={
+            "name": "Double day",
+            "kind": "multiplier",
+            "multiplier": "2",
+            "starts_at": "2025-03-08T00:00:00+00:00",
+            "ends_at": "2025-03-09T00:00:00+00:00",
+        },
+    )
+    buy(
+        shop,
+        clock,
+        "L5",
+        "2025-03-08",
+        [line("51", "20.00", collections=("Coffee",))],
+        customer="D",
+    )
+    buy(
+        shop,
+        clock,
+        "L6",
+        "2025-03-10",
+        [line("61", "15.00", sku="BEAN-1", vendor="Café Noir")],
+        customer="D",
+    )
+    buy(shop, clock, "L7", "2025-03-11", [line("71", "3.00", sku="MUG")], customer="A")
+    clock.set(END)
+    program_update(
+        shop=shop,
+        data={
+            "points_per_unit": "1",
+            "line_rules": [{"field": "vendor", "value": "ACME", "multiplier": "2"}],
+        },
+        actor="test",
+    )
+
+
+# Each kind of line rule. Per line: 11 product 501 4x (over vendor 3.5x, SKU 3x and
+# Coffee 2x); 12 Sale excluded (over MUG 5x); 13 a gift card, never; 21 SKU 3x (trimmed,
+# any case); 22 Tea Time 1.75x (over type 1.25x and product 0.5x); 31 type 1.25x (over
+# Gift Idea 1.1x); 41 and 61 SKU 3x; 51 Coffee 2x; 71 MUG 5x.
+LINE_RULES = [
+    {"field": "sku", "value": "BEAN-1", "multiplier": "3"},
+    {"field": "collection", "value": "coffee", "multiplier": "2"},
+    {"field": "vendor", "value": "acme roasters", "multiplier": "3.5"},
+    {"field": "product_id", "value": "501", "multiplier": "4"},
+    {"field": "tag", "value": "SALE", "exclude": True},
+    {"field": "sku", "value": "mug", "multiplier": "5"},
+    {"field": "product_id", "value": "502", "multiplier": "0.5"},
+    {"field": "product_type", "value": "tea", "multiplier": "1.25"},
+    {"field": "collection", "value": "TEA TIME", "multiplier": "1.75"},
+    {"field": "tag", "value": "gift idea", "multiplier": "1.1"},
+    {"field": "product_id", "value": "gid://shopify/Product/999", "exclude": True},
+]
+
+# Under the current rules (vendor Acme 2x, down): L1 40 + 10 x 2 = 60; L2 20.11 -> 20;
+# L3 19.99 x 1.5 = 29.985 -> 29; L4 20 kept; L5 20 x 2 (campaign) = 40; L6 15; L7 3.
+CATALOGUE_CURRENT = 60 + 20 + 29 + 20 + 40 + 15 + 3
+# Revenue: 50.00 (no gift card) + 20.11 + 19.99 + (30.00 - 10.00) + 20.00 + 15.00 + 3.00.
+CATALOGUE_REVENUE = Decimal("148.10")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # Down: L1 40 x 4 = 160; L2 37.02 + 13.5975 = 50.6175 -> 50; L3 24.9875 x 1.5
+        # = 37.48125 -> 37; L4 20 kept x 3 = 60; L5 20 x 2 x 2 = 80; L6 45; L7 15.
+        ({}, 160 + 50 + 37 + 60 + 80 + 45 + 15),
+        # Nearest: L2 51.
+        ({"rounding": "nearest"}, 160 + 51 + 37 + 60 + 80 + 45 + 15),
+        # Up at 0.5: L1 80; L2 25.30875 -> 26; L3 18.740625 -> 19; L4 30; L5 40;
+        # L6 22.5 -> 23; L7 7.5 -> 8.
+        ({"rounding": "up", "points_per_unit": "0.5"}, 80 + 26 + 19 + 30 + 40 + 23 + 8),
+        # Shipping and tax, a minimum of 10 and a cap of 100: L1 160 capped at 100 (its
+        # merchandise, the excluded line included, 50.00); L2 50.6175 + 4.00 + 1.10 =
+        # 55.7175 -> 55; L7 3.00 under the minimum: 0.
+        (
+            {
+                "include_shipping": True,
+                "include_tax": True,
+                "min_order_amount": "10",
+                "max_points_per_order": 100,
+            },
+            100 + 55 + 37 + 60 + 80 + 45 + 0,
+        ),
+    ],
+)
+def test_line_rules_in_the_database_path_give_the_points_of_the_calculation(
+    shop, clock, monkeypatch, extra, expected
+):
+    # given the catalogue orders
+    catalogue_orders(shop.shop, clock)
+    calculated: list[str] = []
+    calculate = simulation.order_points
+
+    def counting(**kwargs: Any) -> int:
+        calculated.append(kwargs["lines"][0].line_id)
+        return calculate(**kwargs)
+
+    monkeypatch.setattr(simulation, "order_points", counting)
+
+    # when the line rules are replayed by both paths (equal, checked in both_paths)
+    result = both_paths(shop.shop, {"line_rules": LINE_RULES, **extra})
+
+    # then the points are the hand-checked ones, in both columns
+    assert (result.orders, result.revenue) == (7, CATALOGUE_REVENUE)
+    assert (result.proposed.points_issued, result.current.points_issued) == (
+        expected,
+        CATALOGUE_CURRENT,
+    )
+    # and the database path rated all but the refunded L4, L5 of the campaign and L6 with
+    # its vendor not in ASCII (each under both rules; then all seven by the general path)
+    fast_calculated = calculated[: len(calculated) - 14]
+    assert sorted(fast_calculated) == ["41", "41", "51", "51", "61", "61"]
+
+
+def test_line_rules_with_proposed_tier_multipliers_count_members_alike(shop, clock):
+    # given the catalogue orders; Gold proposed at 2x (C's L3 was placed in Gold)
+    catalogue_orders(shop.shop, clock)
+
+    # when the line rules are replayed with those tiers (lifetime points earned)
+    result = both_paths(shop.shop, {"line_rules": LINE_RULES}, TIERS)
+
+    # then L3 earns 24.9875 x 2 = 49.975 -> 49; the members: A 160 + 15 = 175, B 50,
+    # C 49 + 60 = 109, D 80 + 45 = 125: B Silver, the others Gold
+    assert result.proposed.points_issued == 160 + 50 + 49 + 60 + 80 + 45 + 15
+    assert result.proposed.tiers == [(None, 0), ("Silver", 1), ("Gold", 3)]
+
+
+def test_a_paused_proposal_with_line_rules_issues_nothing(shop, clock):
+    # given the catalogue orders
+    catalogue_orders(shop.shop, clock)
+
+    # when a paused program with line rules is replayed
+    result = both_paths(shop.shop, {"enabled": False, "line_rules": LINE_RULES})
+
+    # then it issues nothing; the current column is unchanged
+    assert (result.proposed.points_issued, result.current.points_issued) == (
+        0,
+        CATALOGUE_CURRENT,
+    )
+
+
+def test_facts_the_database_cannot_match_as_the_calculation_does_take_the_general_path(
+    shop, clock, monkeypatch
+):
+    # given 10.00 orders whose stored facts the calculation reads in its own way: a SKU
+    # stored as a JSON number (read "7"), tags stored as text (read as its letters), a
+    # tag with spaces at its ends (trimmed), a product type not in ASCII (case-folded:
+    # "STRASSE" is "straße"); and a plain one
+    odd = {
+        "NU": {"sku": 7},
+        "TX": {"tags": "xyz"},
+        "SP": {"tags": [" Sale "]},
+        "SS": {"product_type": "STRAßE"},
+        "PL": {"sku": "7", "tags": ["Sale"]},
+    }
+    for n, (external_id, facts) in enumerate(odd.items()):
+        buy(shop.shop, clock, external_id, f"2025-03-1{n}", [line("x", "10.00")], customer="A")
+        Order.objects.filter(shop=shop.shop, external_id=external_id).update(
+            lines=[{"id": external_id, "amount": "10.00", "gift_card": False, **facts}]
+        )
+    clock.set(END)
+    calculated: list[str] = []
+    calculate = simulation.order_points
+
+    def counting(**kwargs: Any) -> int:
+        calculated.append(kwargs["lines"][0].line_id)
+        return calculate(**kwargs)
+
+    monkeypatch.setattr(simulation, "order_points", counting)
+    rules = [
+        {"field": "sku", "value": "7", "multiplier": "2"},
+        {"field": "tag", "value": "x", "multiplier": "3"},
+        {"field": "tag", "value": "sale", "multiplier": "4"},
+        {"field": "product_type", "value": "strasse", "multiplier": "5"},
+    ]
+
+    # when the rules are replayed
+    result = both_paths(shop.shop, {"line_rules": rules})
+
+    # then NU 20, TX 30, SP 40, SS 50 by the calculation; PL 40 (tag Sale 4x over SKU 2x)
+    # in the database
+    assert result.proposed.points_issued == 20 + 30 + 40 + 50 + 40
+    fast_calculated = calculated[: len(calculated) - 5]
+    assert sorted(fast_calculated) == ["NU", "SP", "SS", "TX"]
+
+
+def test_line_rules_in_the_database_path_stay_within_the_shop(shop, other_shop, clock):
+    # given the catalogue orders in one shop and an order of 100.00 BEAN-1 in another
+    catalogue_orders(shop.shop, clock)
+    buy(
+        other_shop.shop,
+        clock,
+        "L1",
+        "2025-03-20",
+        [line("11", "100.00", sku="BEAN-1")],
+        customer="A",
+    )
+    clock.set(END)
+
+    # when each shop replays the line rules
+    mine = both_paths(shop.shop, {"line_rules": LINE_RULES})
+    theirs = both_paths(other_shop.shop, {"line_rules": LINE_RULES})
+
+    # then each sees only its own orders
+    assert (mine.orders, mine.proposed.points_issued) == (7, 160 + 50 + 37 + 60 + 80 + 45 + 15)
+    assert (theirs.orders, theirs.revenue, theirs.proposed.points_issued) == (
+        1,
+        Decimal("100.00"),
+        300,
+    )
