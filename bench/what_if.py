@@ -15,7 +15,9 @@ written or dropped, so a shared seeded database can be timed.
 Each run calls the simulator in-process (``analytics.simulation.what_if``) for the last
 ``--months`` months with the proposals named by ``--proposal`` (default ``rate``: 2 points
 per unit with the points-based tiers of ``bench/analytics.py``; ``rules``: the same plus
-line rules on SKU, which the database path leaves to the general calculation) and prints
+line rules on SKU, a multiplier and an exclusion; ``products``: rules on the product id,
+the vendor and SKUs, rounded up and capped; the database path matches line rules in SQL
+where its facts are plain, see ``analytics.simulation``) and prints
 the orders replayed, seconds, orders per second and the process's peak memory
 (``bench/analytics.py`` times the HTTP endpoint). ``--check`` replays once more by the
 general path alone, at the same instant, and fails unless every figure is the same. The
@@ -47,6 +49,17 @@ PROPOSALS: dict[str, dict[str, Any]] = {
         "rounding": "nearest",
         "line_rules": [
             {"field": "sku", "value": "SKU-7", "multiplier": "3"},
+            {"field": "sku", "value": "SKU-13", "exclude": True},
+        ],
+    },
+    "products": {
+        "points_per_unit": "2",
+        "rounding": "up",
+        "max_points_per_order": 2000,
+        "line_rules": [
+            {"field": "product_id", "value": "gid://shopify/Product/6001", "multiplier": "1.5"},
+            {"field": "vendor", "value": "DEMO ROASTERS", "multiplier": "1.25"},
+            {"field": "sku", "value": "sku-7", "multiplier": "3"},
             {"field": "sku", "value": "SKU-13", "exclude": True},
         ],
     },

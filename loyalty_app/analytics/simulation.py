@@ -29,30 +29,35 @@ For the orders of members placed in the last ``months`` months (to now):
 Two paths compute the same numbers (``what_if(fast=False)`` takes only the second; the
 tests and ``bench/what_if.py --check`` compare them):
 
-- The database path (PostgreSQL): for rules without line rules (a rate, a rounding,
-  shipping and tax, a minimum, a cap, the tier multiplier), an order with no refund and
-  no campaign earns ``round((merchandise x tier multiplier + shipping + tax) x rate)``,
-  capped, or 0 without merchandise or under the minimum. PostgreSQL computes that per
-  order and adds it up in one statement that can use parallel workers; when the tiers
-  count points, it also puts each member's metric together (these orders, the general
-  path's, the action points) and counts members per tier, so nothing per member comes
-  back. The merchandise is ``eligible_amount`` where it equals the stored lines' as the
-  calculation adds them up; an order where it does not, with more than ``MAX_LINES``
-  lines, or with a line whose amount is not plain text of a non-negative amount with at
-  most four decimals or whose gift-card flag is not a boolean, takes the general path.
-  Only additions, multiplications and comparisons of
-  stored decimals are involved, which ``numeric`` does exactly, as the calculation's
-  50-digit context does for amounts of sane size; ``floor``/``ceil``/``round`` (halves
-  away from zero: up, for points, which are never negative) are the three rounding
-  modes.
-- The general path: every other order (and every order when a rule names products)
-  through ``order_breakdown`` itself. On PostgreSQL its rows come from one plain
-  statement, streamed with their refunds (not a declared cursor, which PostgreSQL never
-  runs in parallel); elsewhere from a server-side cursor in batches, each batch's
-  refunds in one query. The campaigns stored on orders are parsed once per distinct
-  list, and orders without refunds that have the same lines (ids aside), campaigns in
-  force, facts and tier earn what the first of them earned (remembered for up to
-  ``MEMO_SIZE`` shapes at a time).
+- The database path (PostgreSQL): for any rules (a rate, a rounding, shipping and tax, a
+  minimum, a cap, the tier multiplier, line rules), an order with no refund and no
+  campaign earns ``round((weighted merchandise x tier multiplier + shipping + tax) x
+  rate)``, capped, or 0 without merchandise or under the minimum; the weighted
+  merchandise is the lines' amounts (gift cards left out) times their line rules'
+  multiplier (0 when an exclusion matches, else the highest matching, else 1), the
+  merchandise itself without line rules. PostgreSQL computes that per order and adds it
+  up in one statement that can use parallel workers; when the tiers count points, it
+  also puts each member's metric together (these orders, the general path's, the action
+  points) and counts members per tier, so nothing per member comes back. The merchandise
+  is ``eligible_amount`` where it equals the stored lines' as the calculation adds them
+  up; an order where it does not, with more than ``MAX_LINES`` lines, or with a line
+  whose amount is not plain text of a non-negative amount with at most four decimals or
+  whose gift-card flag is not a boolean, takes the general path. Line rules match facts
+  as ``match_key`` does (trimmed, case-folded, a product id by its last part) only where
+  SQL provably does the same: an order with a fact the rules match on that is not text
+  of printable ASCII (a list: not an array of such texts without spaces at either end)
+  takes the general path; a rule whose key no such fact can have matches nothing there.
+  Only additions, multiplications and comparisons of stored decimals are involved, which
+  ``numeric`` does exactly, as the calculation's 50-digit context does for amounts of
+  sane size; ``floor``/``ceil``/``round`` (halves away from zero: up, for points, which
+  are never negative) are the three rounding modes.
+- The general path: every other order through ``order_breakdown`` itself (every order
+  off PostgreSQL). On PostgreSQL its rows come from one plain statement, streamed with
+  their refunds (not a declared cursor, which PostgreSQL never runs in parallel);
+  elsewhere from a server-side cursor in batches, each batch's refunds in one query. The
+  campaigns stored on orders are parsed once per distinct list, and orders without
+  refunds that have the same lines (ids aside), campaigns in force, facts and tier earn
+  what the first of them earned (remembered for up to ``MEMO_SIZE`` shapes at a time).
 
 Memory stays flat whatever the number of orders: the general path keeps the per-member
 tier metric of its own orders (one number per member with points) when the tiers count
@@ -694,11 +699,13 @@ def _fast_condition(
 def _points_sql(rules: EarnRules, multiplier: str, prefix: str) -> tuple[str, dict[str, Any]]:
     """The points of an order ``o`` the database path rates, as SQL. Its merchandise is
     ``eligible_amount``, which the condition above holds equal to its lines' (and which,
-    unlike an expression over the lines, keeps the rows PostgreSQL sorts narrow).
+    unlike an expression over the lines, keeps the rows PostgreSQL sorts narrow); with
+    line rules the weighted merchandise comes from the lines (``_weighted_sql``).
 
     As ``order_breakdown`` computes them for such an order: nothing without merchandise
-    or under the minimum; else (merchandise x tier multiplier + shipping and tax when
-    counted, each at least 0) x rate, rounded once, capped.
+    or under the minimum (compared with the merchandise, excluded lines included); else
+    (weighted merchandise x tier multiplier + shipping and tax when counted, each at
+    least 0) x rate, rounded once, capped.
     """
     weighted, params = _weighted_sql(rules, prefix)
     counted = f"{weighted} * {multiplier}"
