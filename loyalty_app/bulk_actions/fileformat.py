@@ -34,6 +34,15 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from loyalty_app.common.csvfiles import (
+    FileError,
+    data_lines_count,
+    header_cells,
+    line_blank,
+    name_normalise,
+    text_read,
+)
+
 MAX_BYTES = 5 * 1024 * 1024
 MAX_LINES = 50_000
 MAX_EMAIL_LENGTH = 254
@@ -60,19 +69,9 @@ ALIASES = {
     ACTION: ("action", "actionkey"),
 }
 _ROLE_OF = {alias: role for role, aliases in ALIASES.items() for alias in aliases}
-_DELIMITERS = (",", ";", "\t")
 _GID = re.compile(r"gid://shopify/Customer/(\d+)", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _ACTION_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class FileError(Exception):
-    """The file as a whole cannot be used; ``field`` is ``file`` or ``columns``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -119,52 +118,16 @@ class BulkFile:
 
 def file_read(content: bytes) -> BulkFile:
     """Check a file as a whole: size, encoding, header, line count. Raises FileError."""
-    if len(content) > MAX_BYTES:
-        raise FileError("file", f"is larger than {MAX_BYTES // (1024 * 1024)} MB; split it")
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileError(
-            "file", f"is not UTF-8 text (byte {exc.start} is not); export it as 'CSV UTF-8'"
-        ) from exc
-    if "\n" not in text and "\r" in text:
-        lines = text.split("\r")
-    else:
-        lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
-    start = 0
-    while start < len(lines) and not lines[start].strip():
-        start += 1
-    if start == len(lines):
-        raise FileError("file", "is empty")
-    delimiter = None
-    first = lines[start].strip()
-    if first.lower().startswith("sep=") and len(first) == 5:
-        delimiter = first[4]
-        start += 1
-        if start == len(lines):
-            raise FileError("file", "has no header row")
-    columns = _header_read(lines[start], delimiter)
-    body = lines[start + 1 :]
-    data_lines = sum(1 for line in body if _cells_blank(line, columns.delimiter) is False)
-    if data_lines == 0:
-        raise FileError("file", "has a header but no lines")
-    if data_lines > MAX_LINES:
-        raise FileError("file", f"has more than {MAX_LINES:,} lines; split it")
+    text = text_read(content, max_bytes=MAX_BYTES)
+    columns = _header_read(text.lines[text.header], text.delimiter)
+    body = text.lines[text.header + 1 :]
     return BulkFile(
         columns=columns,
         lines=body,
-        first_line=start + 2,
-        data_lines=data_lines,
+        first_line=text.header + 2,
+        data_lines=data_lines_count(body, delimiter=columns.delimiter, max_lines=MAX_LINES),
         sha256=hashlib.sha256(content).hexdigest(),
     )
-
-
-def _cells_blank(line: str, delimiter: str) -> bool:
-    return not line.replace(delimiter, "").strip()
-
-
-def _normalise(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def _split(line: str, delimiter: str) -> list[str]:
@@ -172,17 +135,12 @@ def _split(line: str, delimiter: str) -> list[str]:
 
 
 def _header_read(line: str, delimiter: str | None) -> Columns:
-    if delimiter is None:
-        counts = {d: line.count(d) for d in _DELIMITERS}
-        delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
-    try:
-        header = tuple(cell.strip() for cell in _split(line, delimiter))
-    except csv.Error as exc:
-        raise FileError("columns", f"the header row cannot be read ({exc})") from exc
+    delimiter, cells = header_cells(line, delimiter)
+    header = tuple(cell.strip() for cell in cells)
     index: dict[str, int] = {}
     ignored = []
     for position, name in enumerate(header):
-        role = _ROLE_OF.get(_normalise(name))
+        role = _ROLE_OF.get(name_normalise(name))
         if role is None:
             ignored.append(name)
             continue
@@ -201,7 +159,7 @@ def file_lines(bulk: BulkFile, *, zone: ZoneInfo) -> list[Line]:
     """Every data line, cleaned, in file order (blank lines left out)."""
     out = []
     for offset, text in enumerate(bulk.lines):
-        if _cells_blank(text, bulk.columns.delimiter):
+        if line_blank(text, bulk.columns.delimiter):
             continue
         out.append(line_read(text, line=bulk.first_line + offset, columns=bulk.columns, zone=zone))
     return out

@@ -37,6 +37,15 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from loyalty_app.common.csvfiles import (
+    FileError,
+    data_lines_count,
+    header_cells,
+    line_blank,
+    name_normalise,
+    text_read,
+)
+
 MAX_BYTES = 20 * 1024 * 1024
 MAX_LINES = 1_000_000
 MAX_POINTS = 1_000_000_000
@@ -54,23 +63,11 @@ ALIASES = {
     TIER: ("tier", "viptier", "tiername", "loyaltytier"),
 }
 _ROLE_OF = {alias: role for role, aliases in ALIASES.items() for alias in aliases}
-_DELIMITERS = (",", ";", "\t")
 _GID = re.compile(r"gid://shopify/Customer/(\d+)", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _SIGNED_INT = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?\d*[.,]\d+")
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
-
-
-class FileError(Exception):
-    """The file as a whole cannot be imported. ``field`` is ``file`` or ``columns``;
-    ``too_large`` marks a size limit (HTTP 413 rather than 400)."""
-
-    def __init__(self, field: str, message: str, *, too_large: bool = False) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.too_large = too_large
 
 
 @dataclass(frozen=True)
@@ -136,76 +133,25 @@ class ImportFile:
 
 def file_read(content: bytes) -> ImportFile:
     """Check a file as a whole: size, encoding, header, line count. Raises FileError."""
-    if len(content) > MAX_BYTES:
-        raise FileError(
-            "file", f"is larger than {MAX_BYTES // (1024 * 1024)} MB; split it", too_large=True
-        )
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileError(
-            "file",
-            f"is not UTF-8 text (byte {exc.start} is not); export it as 'CSV UTF-8'",
-        ) from exc
-    lines = _split_lines(text)
-    start = 0
-    while start < len(lines) and not lines[start].strip():
-        start += 1
-    if start == len(lines):
-        raise FileError("file", "is empty")
-    delimiter = None
-    if lines[start].strip().lower().startswith("sep=") and len(lines[start].strip()) == 5:
-        delimiter = lines[start].strip()[4]
-        start += 1
-        if start == len(lines):
-            raise FileError("file", "has no header row")
-    columns = _header_read(lines[start], delimiter)
-    body = lines[start + 1 :]
-    data_lines = sum(1 for line in body if not _blank(line, columns.delimiter))
-    if data_lines == 0:
-        raise FileError("file", "has a header but no lines")
-    if data_lines > MAX_LINES:
-        raise FileError("file", f"has more than {MAX_LINES:,} lines; split it", too_large=True)
+    text = text_read(content, max_bytes=MAX_BYTES)
+    columns = _header_read(text.lines[text.header], text.delimiter)
+    body = text.lines[text.header + 1 :]
     return ImportFile(
         columns=columns,
         lines=body,
-        first_line=start + 2,
-        data_lines=data_lines,
+        first_line=text.header + 2,
+        data_lines=data_lines_count(body, delimiter=columns.delimiter, max_lines=MAX_LINES),
         sha256=hashlib.sha256(content).hexdigest(),
     )
 
 
-def _split_lines(text: str) -> list[str]:
-    """Physical lines: \\n, \\r\\n or (old spreadsheets) a lone \\r ends one. Not
-    ``str.splitlines``, which also breaks at form feeds and Unicode separators that
-    may sit inside a value."""
-    if "\n" not in text and "\r" in text:
-        return text.split("\r")
-    lines = text.split("\n")
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-def _blank(line: str, delimiter: str) -> bool:
-    return not line.replace(delimiter, "").strip()
-
-
-def _normalise(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def _header_read(line: str, delimiter: str | None) -> Columns:
-    if delimiter is None:
-        counts = {d: line.count(d) for d in _DELIMITERS}
-        delimiter = max(_DELIMITERS, key=lambda d: counts[d]) if any(counts.values()) else ","
-    try:
-        header = next(csv.reader([line], delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise FileError("columns", f"the header row cannot be read ({exc})") from exc
-    header = [name.strip().lstrip("\ufeff") for name in header]
+    delimiter, cells = header_cells(line, delimiter)
+    header = [name.strip().lstrip("\ufeff") for name in cells]
     found: dict[str, int] = {}
     ignored = []
     for index, name in enumerate(header):
-        role = _ROLE_OF.get(_normalise(name))
+        role = _ROLE_OF.get(name_normalise(name))
         if role is None:
             if name:
                 ignored.append(name)
@@ -246,7 +192,7 @@ def file_rows(parsed: ImportFile) -> Iterator[Row | Rejection]:
     seen_ids: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
     for offset, line in enumerate(parsed.lines):
-        if _blank(line, columns.delimiter):
+        if line_blank(line, columns.delimiter):
             continue
         number = parsed.first_line + offset
         result = line_read(line, number, columns)
