@@ -34,7 +34,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 
@@ -48,6 +48,7 @@ from loyalty_app.actions.services import (
     MemberNotFound,
     action_report,
 )
+from loyalty_app.common.longruns import TRANSIENT_ERRORS, run_fail, shop_runs_lock, upload_save
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import ActionEvent
 from loyalty_app.earning.policies import ActionRule, ProgramConfig
@@ -61,7 +62,6 @@ from .models import BulkAward
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
 
 
 class IdempotencyKeyReused(Exception):
@@ -133,25 +133,17 @@ def bulk_award_create(
     if confirm:
         award.confirmed_by = created_by[:200]
         award.confirmed_at = now()
-    try:
-        with transaction.atomic():
-            award.save()
-            if confirm:
-                _audit(award, actor=created_by)
-            if enqueue:
-                transaction.on_commit(lambda: _enqueue(award.pk))
-    except IntegrityError:
-        existing = (
-            BulkAward.objects.defer("content")
-            .filter(shop=shop, idempotency_key=idempotency_key)
-            .first()
-            if idempotency_key
-            else None
-        )
-        if existing is None:
-            raise
+
+    def then() -> None:
+        if confirm:
+            _audit(award, actor=created_by)
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(award.pk))
+
+    existing = upload_save(award, then=then)
+    if existing is not None:
         if existing.sha256 != award.sha256 or existing.action != action:
-            raise IdempotencyKeyReused(existing) from None
+            raise IdempotencyKeyReused(existing)
         return existing, False
     logger.info(
         "bulk award %s received for %s: %s lines of %s",
@@ -259,11 +251,7 @@ def bulk_award_run(*, award_id: int, batch_size: int = BATCH_SIZE) -> BulkAward:
 
 
 def _fail(award_id: int, error: BaseException) -> None:
-    BulkAward.objects.filter(pk=award_id).update(
-        status=BulkAward.Status.FAILED,
-        error=f"{type(error).__name__}: {error}"[:2000],
-        updated_at=now(),
-    )
+    run_fail(BulkAward, award_id, error)
 
 
 def _issue(line: Line, status: str, reason: str, column: str = "") -> dict[str, Any]:
@@ -508,9 +496,4 @@ def _shop_bulk_lock(shop: Shop) -> None:
     of one list (a double click) then take turns, so each member's limit is counted
     with the other's awards in view, and their member locks are never taken in
     opposite orders. Orders and single events do not take it. SQLite has one writer."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"loyalty_app.bulk_actions:shop:{shop.pk}"],
-            )
+    shop_runs_lock(name="loyalty_app.bulk_actions", shop_id=shop.pk)

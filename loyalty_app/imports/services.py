@@ -47,10 +47,11 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce, Lower
 
+from loyalty_app.common.longruns import TRANSIENT_ERRORS, run_fail, shop_runs_lock, upload_save
 from loyalty_app.common.time import now
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
@@ -62,9 +63,6 @@ from .models import ImportJob
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# Errors a later attempt can get past: the database was briefly away, or chose this
-# transaction as a deadlock victim.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
 
 
 class IdempotencyKeyReused(Exception):
@@ -105,23 +103,12 @@ def import_job_create(
         lines=parsed.data_lines,
         created_by=created_by[:200],
     )
-    try:
-        with transaction.atomic():
-            job.save()
-            if enqueue:
-                transaction.on_commit(lambda: _enqueue(job.pk))
-    except IntegrityError:
-        existing = (
-            ImportJob.objects.defer("content")
-            .filter(shop=shop, idempotency_key=idempotency_key)
-            .first()
-            if idempotency_key
-            else None
-        )
-        if existing is None:
-            raise
+    existing = upload_save(
+        job, then=(lambda: transaction.on_commit(lambda: _enqueue(job.pk))) if enqueue else None
+    )
+    if existing is not None:
         if existing.sha256 != job.sha256 or existing.dry_run != dry_run:
-            raise IdempotencyKeyReused(existing) from None
+            raise IdempotencyKeyReused(existing)
         return existing, False
     logger.info(
         "import %s received for %s: %s lines, %s bytes%s",
@@ -207,11 +194,7 @@ def _claim(job_id: int) -> bool:
 
 
 def _fail(job_id: int, error: BaseException) -> None:
-    ImportJob.objects.filter(pk=job_id).update(
-        status=ImportJob.Status.FAILED,
-        error=f"{type(error).__name__}: {error}"[:2000],
-        updated_at=now(),
-    )
+    run_fail(ImportJob, job_id, error)
 
 
 # --- one batch ---------------------------------------------------------------------------
@@ -296,12 +279,7 @@ def _shop_imports_lock(shop: Shop) -> None:
     so each member is created and imported once, and each job's counts say truly which
     of them did it. Order awards do not take this lock. SQLite has one writer anyway.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"loyalty_app.imports:shop:{shop.pk}"],
-            )
+    shop_runs_lock(name="loyalty_app.imports", shop_id=shop.pk)
 
 
 def _same_member(row: Row, first_line: int) -> Rejection:
