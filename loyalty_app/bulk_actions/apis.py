@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -16,7 +15,8 @@ from rest_framework.views import APIView
 
 from loyalty_app.actions.services import ActionInvalid
 from loyalty_app.api.errors import Conflict
-from loyalty_app.imports.apis import CsvBodyParser, FileTooLarge, _flag, _idempotency_key
+from loyalty_app.common import uploads
+from loyalty_app.imports.apis import CsvBodyParser
 
 from .fileformat import MAX_BYTES, MAX_LINES, FileError
 from .selectors import bulk_award_data, bulk_award_get
@@ -63,28 +63,22 @@ class BulkAwardApi(APIView):
             OpenApiParameter(
                 "confirm", bool, description="award right after the preview (default: wait)"
             ),
-            OpenApiParameter("filename", str, description="the file's name, for a text/csv body"),
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                description="Retrying with the same key and file returns the first upload.",
-            ),
+            *uploads.upload_parameters(replay="the first upload"),
         ],
         summary="Award an action to the customers listed in a CSV file",
         description=FORMAT,
     )
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
-        upload = request.data.get("file")
-        if not isinstance(upload, UploadedFile):
-            raise serializers.ValidationError(
-                {"file": ["a CSV file is required: a multipart field 'file', or a text/csv body"]}
-            )
-        if upload.size is not None and upload.size > MAX_BYTES:
-            raise FileTooLarge(f"file: larger than {MAX_BYTES // (1024 * 1024)} MB; split it")
+        key = uploads.idempotency_key_read(request)
+        upload = uploads.upload_read(
+            request,
+            max_bytes=MAX_BYTES,
+            too_large=uploads.FileTooLarge(
+                f"file: larger than {MAX_BYTES // (1024 * 1024)} MB; split it"
+            ),
+        )
         action = str(request.query_params.get("action") or request.data.get("action") or "")
-        confirm = _flag(
+        confirm = uploads.flag_read(
             request.query_params.get("confirm") or request.data.get("confirm"), "confirm"
         )
         try:

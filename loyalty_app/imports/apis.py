@@ -2,58 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import BaseParser, DataAndFiles, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty_app.api.errors import Conflict
+from loyalty_app.common import uploads
 
 from .fileformat import MAX_BYTES, MAX_LINES, FileError
 from .models import ImportJob
 from .selectors import import_job_get, import_jobs_for_shop
 from .services import IdempotencyKeyReused, import_job_create
 
-# A multipart body carries its boundaries and part headers around the file.
-MULTIPART_ALLOWANCE = 64 * 1024
 LIMITS = f"at most {MAX_BYTES // (1024 * 1024)} MB and {MAX_LINES:,} lines"
 
 
-class FileTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+class FileTooLarge(uploads.FileTooLarge):
     default_detail = f"file: too large ({LIMITS})"
-    default_code = "too_large"
 
 
-class CsvBodyParser(BaseParser):
-    """A raw ``text/csv`` body, handed on as the upload named ``file``.
-
-    Reads the stream itself, at most one byte past the limit: Django's ``request.body``
-    would refuse anything above DATA_UPLOAD_MAX_MEMORY_SIZE, which is sized for webhooks.
-    """
-
-    media_type = "text/csv"
-
-    def parse(
-        self,
-        stream: Any,
-        media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
-    ) -> DataAndFiles:
-        content = stream.read(MAX_BYTES + 1) if stream is not None else b""
-        if len(content) > MAX_BYTES:
-            raise FileTooLarge()
-        request = (parser_context or {}).get("request")
-        name = request.query_params.get("filename", "") if request is not None else ""
-        upload = SimpleUploadedFile(name[:255] or "upload.csv", content, "text/csv")
-        return DataAndFiles({}, {"file": upload})
+class CsvBodyParser(uploads.CsvBodyParser):
+    max_bytes = MAX_BYTES
+    too_large = FileTooLarge
 
 
 class CountsOutput(serializers.Serializer):
@@ -111,22 +86,6 @@ class ImportPagination(CursorPagination):
     max_page_size = 200
 
 
-def _flag(value: Any, name: str) -> bool:
-    text = str(value or "").strip().lower()
-    if text in {"", "0", "false", "no", "off"}:
-        return False
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    raise serializers.ValidationError({name: ["must be true or false"]})
-
-
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 150 or not key.isprintable():
-        raise serializers.ValidationError({"Idempotency-Key": ["at most 150 printable characters"]})
-    return key
-
-
 FORMAT = (
     "CSV, UTF-8, header row required. Columns (any case): `customer_id` (or `id`, "
     "`shopify_customer_id`: digits or gid://shopify/Customer/N) and/or `email`; `points` "
@@ -172,33 +131,16 @@ class ImportListApi(APIView):
             OpenApiParameter(
                 "dry_run", bool, description="validate and count what would change; write nothing"
             ),
-            OpenApiParameter("filename", str, description="the file's name, for a text/csv body"),
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                description="Retrying with the same key and file returns the first job (200).",
-            ),
+            *uploads.upload_parameters(replay="the first job (200)"),
         ],
         summary="Import balances from another loyalty program (a CSV file)",
         description=FORMAT,
     )
     def post(self, request: Request) -> Response:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BYTES + MULTIPART_ALLOWANCE:
-            raise FileTooLarge()
-        key = _idempotency_key(request)
-        upload = request.data.get("file")
-        if not isinstance(upload, UploadedFile):
-            raise serializers.ValidationError(
-                {"file": ["a CSV file is required: a multipart field 'file', or a text/csv body"]}
-            )
-        if upload.size is not None and upload.size > MAX_BYTES:
-            raise FileTooLarge()
-        dry_run = _flag(
+        uploads.content_length_check(request, max_bytes=MAX_BYTES, too_large=FileTooLarge())
+        key = uploads.idempotency_key_read(request)
+        upload = uploads.upload_read(request, max_bytes=MAX_BYTES, too_large=FileTooLarge())
+        dry_run = uploads.flag_read(
             request.query_params.get("dry_run") or request.data.get("dry_run"), "dry_run"
         )
         try:
