@@ -35,13 +35,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from loyalty_app.common.csvfiles import (
+    CsvFile,
     FileError,
-    data_lines_count,
     header_cells,
     line_blank,
     name_normalise,
-    text_read,
 )
+from loyalty_app.common.csvfiles import file_read as csv_file_read
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_LINES = 50_000
@@ -107,26 +107,14 @@ class Line:
         return f"customer:{self.customer_id}" if self.customer_id else f"email:{self.email}"
 
 
-@dataclass(frozen=True)
-class BulkFile:
-    columns: Columns
-    lines: list[str] = field(repr=False)
-    first_line: int
-    data_lines: int
-    sha256: str
+# A file that passed the file-level checks (``csvfiles.CsvFile``).
+BulkFile = CsvFile[Columns]
 
 
 def file_read(content: bytes) -> BulkFile:
     """Check a file as a whole: size, encoding, header, line count. Raises FileError."""
-    text = text_read(content, max_bytes=MAX_BYTES)
-    columns = _header_read(text.lines[text.header], text.delimiter)
-    body = text.lines[text.header + 1 :]
-    return BulkFile(
-        columns=columns,
-        lines=body,
-        first_line=text.header + 2,
-        data_lines=data_lines_count(body, delimiter=columns.delimiter, max_lines=MAX_LINES),
-        sha256=hashlib.sha256(content).hexdigest(),
+    return csv_file_read(
+        content, max_bytes=MAX_BYTES, max_lines=MAX_LINES, header_read=_header_read
     )
 
 

@@ -17,7 +17,10 @@ What the columns are called and what a line must hold is each file format's busi
 from __future__ import annotations
 
 import csv
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 DELIMITERS = (",", ";", "\t")
 
@@ -31,6 +34,48 @@ class FileError(Exception):
         self.field = field
         self.message = message
         self.too_large = too_large
+
+
+class _Columns(Protocol):
+    @property
+    def delimiter(self) -> str: ...
+
+
+C = TypeVar("C", bound=_Columns)
+
+
+@dataclass(frozen=True)
+class CsvFile(Generic[C]):
+    """A file that passed the file-level checks, with its format's ``columns``.
+    ``lines`` are the physical lines after the header; ``first_line`` is the file line
+    number of ``lines[0]``; ``data_lines`` counts the non-blank ones."""
+
+    columns: C
+    lines: list[str] = field(repr=False)
+    first_line: int
+    data_lines: int
+    sha256: str
+
+
+def file_read(
+    content: bytes,
+    *,
+    max_bytes: int,
+    max_lines: int,
+    header_read: Callable[[str, str | None], C],
+) -> CsvFile[C]:
+    """Check a file as a whole: size, encoding, header (``header_read(line, delimiter
+    or None)`` reads it into the format's columns), line count. Raises FileError."""
+    text = text_read(content, max_bytes=max_bytes)
+    columns = header_read(text.lines[text.header], text.delimiter)
+    body = text.lines[text.header + 1 :]
+    return CsvFile(
+        columns=columns,
+        lines=body,
+        first_line=text.header + 2,
+        data_lines=data_lines_count(body, delimiter=columns.delimiter, max_lines=max_lines),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
 
 
 @dataclass(frozen=True)

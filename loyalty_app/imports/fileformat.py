@@ -29,7 +29,6 @@ file carries on.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,13 +37,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from loyalty_app.common.csvfiles import (
+    CsvFile,
     FileError,
-    data_lines_count,
     header_cells,
     line_blank,
     name_normalise,
-    text_read,
 )
+from loyalty_app.common.csvfiles import file_read as csv_file_read
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_LINES = 1_000_000
@@ -119,29 +118,14 @@ class Rejection:
         return {"line": self.line, "column": self.column, "reason": self.reason, "raw": self.raw}
 
 
-@dataclass(frozen=True)
-class ImportFile:
-    """A file that passed the file-level checks. ``lines`` are the physical lines after
-    the header; ``first_line`` is the file line number of ``lines[0]``."""
-
-    columns: Columns
-    lines: list[str] = field(repr=False)
-    first_line: int
-    data_lines: int
-    sha256: str
+# A file that passed the file-level checks (``csvfiles.CsvFile``).
+ImportFile = CsvFile[Columns]
 
 
 def file_read(content: bytes) -> ImportFile:
     """Check a file as a whole: size, encoding, header, line count. Raises FileError."""
-    text = text_read(content, max_bytes=MAX_BYTES)
-    columns = _header_read(text.lines[text.header], text.delimiter)
-    body = text.lines[text.header + 1 :]
-    return ImportFile(
-        columns=columns,
-        lines=body,
-        first_line=text.header + 2,
-        data_lines=data_lines_count(body, delimiter=columns.delimiter, max_lines=MAX_LINES),
-        sha256=hashlib.sha256(content).hexdigest(),
+    return csv_file_read(
+        content, max_bytes=MAX_BYTES, max_lines=MAX_LINES, header_read=_header_read
     )
 
 
