@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 from loyalty_app.actions.services import ActionInvalid
 from loyalty_app.api.errors import Conflict
 from loyalty_app.common import uploads
-from loyalty_app.imports.apis import CsvBodyParser
 
 from .fileformat import MAX_BYTES, MAX_LINES, FileError
 from .selectors import bulk_award_data, bulk_award_get
@@ -33,6 +32,18 @@ FORMAT = (
     "POST /api/v1/events records an event (limits, program pause, idempotency): the same "
     "file uploaded again awards nothing new."
 )
+
+
+TOO_LARGE = f"file: larger than {MAX_BYTES // (1024 * 1024)} MB; split it"
+
+
+class FileTooLarge(uploads.FileTooLarge):
+    default_detail = TOO_LARGE
+
+
+class CsvBodyParser(uploads.CsvBodyParser):
+    max_bytes = MAX_BYTES
+    too_large = FileTooLarge
 
 
 def _award_or_404(request: Request, award_id: int) -> Any:
@@ -69,14 +80,10 @@ class BulkAwardApi(APIView):
         description=FORMAT,
     )
     def post(self, request: Request) -> Response:
+        # Before the body is parsed: a multipart upload would be spooled to disk first.
+        uploads.content_length_check(request, max_bytes=MAX_BYTES, too_large=FileTooLarge())
         key = uploads.idempotency_key_read(request)
-        upload = uploads.upload_read(
-            request,
-            max_bytes=MAX_BYTES,
-            too_large=uploads.FileTooLarge(
-                f"file: larger than {MAX_BYTES // (1024 * 1024)} MB; split it"
-            ),
-        )
+        upload = uploads.upload_read(request, max_bytes=MAX_BYTES, too_large=FileTooLarge())
         action = str(request.query_params.get("action") or request.data.get("action") or "")
         confirm = uploads.flag_read(
             request.query_params.get("confirm") or request.data.get("confirm"), "confirm"

@@ -94,6 +94,24 @@ def test_the_api_refuses_what_it_cannot_use_with_a_clear_400(api, shop, program)
     assert not BulkAward.objects.exists()
 
 
+def test_a_file_over_the_limit_is_413_with_the_bulk_awards_limit(api, shop, program):
+    from loyalty_app.bulk_actions.fileformat import MAX_BYTES
+    from loyalty_app.bulk_actions.models import BulkAward
+
+    body = "email\n" + "a@example.com\n" * (MAX_BYTES // 14 + 1)
+    raw = api.post("/api/v1/actions/bulk?action=store_event", body, content_type="text/csv")
+    declared = api.post(
+        "/api/v1/actions/bulk?action=store_event",
+        {},
+        CONTENT_LENGTH=str(MAX_BYTES + 1024 * 1024),
+    )
+
+    for response in (raw, declared):
+        assert response.status_code == 413
+        assert response.json()["error"] == "file: larger than 5 MB; split it"
+    assert not BulkAward.objects.exists()
+
+
 def test_another_shops_token_sees_and_confirms_nothing(api, shop, other_shop, program, clock):
     members(shop.shop)
     mine = api.post("/api/v1/actions/bulk?action=store_event", FILE, content_type="text/csv")
