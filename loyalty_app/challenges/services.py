@@ -68,6 +68,7 @@ from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Reward
 from loyalty_app.rewards.policies import GRANTABLE_KINDS
 from loyalty_app.shops.models import Shop
+from loyalty_app.tiers.services import member_tier_after_points
 
 from .models import Badge, Challenge, ChallengeProgress, MemberBadge
 from .policies import (
@@ -462,6 +463,8 @@ def _grant(*, challenge: Challenge, member: Member, n: int, actor: str) -> None:
             reason=reason,
             actor=actor,
         )
+        # Challenge points count toward a points-earned tier: an upgrade happens now.
+        member_tier_after_points(member=member, actor="challenge")
     if challenge.badge_id is not None:
         MemberBadge.objects.bulk_create(
             [

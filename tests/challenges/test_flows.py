@@ -86,6 +86,32 @@ def test_three_orders_complete_the_challenge_once_whatever_is_replayed(shop, api
     assert [row["customer_id"] for row in done] == [str(CUSTOMER)]
 
 
+def test_challenge_points_lift_the_member_to_a_points_earned_tier_at_once(shop, api, post_webhook):
+    # Given Silver from 100 points earned, and "3 orders" giving 50 points
+    from loyalty_app.tiers.models import MemberTier, TierEvent
+    from loyalty_app.tiers.services import tier_program_update
+
+    tier_program_update(
+        shop=shop.shop,
+        data={
+            "metric": "points_earned",
+            "period": "lifetime",
+            "tiers": [{"name": "Silver", "threshold": 100}],
+        },
+        actor="t",
+    )
+    challenge_active(api, block="orders_count", orders=3, reward_points=50)
+
+    # When three orders of 30 points each complete it (90 from orders: not Silver alone)
+    for order_id in (9001, 9002, 9003):
+        post_webhook("orders/paid", paid_order(order_id))
+
+    # Then the challenge's 50 points make the member Silver, by the challenge
+    assert challenge_points() == [50]
+    assert MemberTier.objects.get(member=member()).tier == "Silver"
+    assert TierEvent.objects.get(member=member(), to_tier="Silver").actor == "challenge"
+
+
 def test_a_refunded_order_stops_counting_and_the_points_go_back(shop, api, post_webhook):
     regular = badge(api)
     challenge_active(api, block="orders_count", orders=3, reward_points=50, badge_id=regular["id"])
