@@ -850,11 +850,12 @@ def _replay_database(
             params["previous_start"] = windows.previous[0]
         else:
             in_previous = "false"
-    # Action points as ``_action_points`` reads them.
+    # Action, referral and challenge points as ``_action_points`` reads them.
     split = windows.start if windows.previous is not None else None
     actions_where = (
-        "e.shop_id = %(shop)s AND e.source_type = 'action' AND e.kind = %(action_kind)s"
-        " AND e.points > 0 AND e.created_at < %(end)s"
+        "e.shop_id = %(shop)s AND ((e.source_type = 'action' AND e.kind = %(action_kind)s"
+        " AND e.points > 0) OR (e.source_type IN ('referral', 'challenge')"
+        " AND e.kind IN ('referral', 'challenge'))) AND e.created_at < %(end)s"
     )
     params["action_kind"] = LedgerEntry.Kind.ACTION.value
     if tier_lower is not None:
@@ -947,13 +948,15 @@ def _earliest(*moments: datetime | None) -> datetime | None:
 def _action_points(
     *, shop: Shop, since: datetime | None, end: datetime, split: datetime | None
 ) -> dict[int, tuple[int, int]]:
-    """Member -> (action points from ``split`` on, before it) of entries in ``[since, end)``;
-    without ``split`` every point is in the first. One grouped query."""
+    """Member -> (points earned other than by orders, from ``split`` on, before it) of
+    entries in ``[since, end)``, as the tier engine counts them (``tiers.selectors``):
+    actions, and referrals and challenges net of what was taken back. Without ``split``
+    every point is in the first. One grouped query."""
+    kinds = (LedgerEntry.Kind.REFERRAL, LedgerEntry.Kind.CHALLENGE)
     entries = LedgerEntry.objects.filter(
+        Q(source_type="action", kind=LedgerEntry.Kind.ACTION, points__gt=0)
+        | Q(source_type__in=("referral", "challenge"), kind__in=kinds),
         shop=shop,
-        source_type="action",
-        kind=LedgerEntry.Kind.ACTION,
-        points__gt=0,
         created_at__lt=end,
     )
     if since is not None:

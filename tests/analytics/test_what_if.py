@@ -200,3 +200,50 @@ def test_another_shop_replays_none_of_these_orders(shop, shopper, other_shop):
 def test_without_a_token_nothing_is_replayed(client, db):
     response = client.post("/api/v1/analytics/what-if", "{}", content_type="application/json")
     assert response.status_code in (401, 403)
+
+
+def test_referral_and_challenge_points_count_toward_the_tiers_as_the_engine_counts_them(
+    shop, shopper
+):
+    # given a month of orders, then a member with no order who earned 500 for a referral
+    # and 80 for a challenge that was taken back, and Gold from 400 points earned
+    from loyalty_app.tiers.policies import tier_program_from_dict
+    from loyalty_app.tiers.services import tier_program_update
+
+    a_month_of_orders(shopper)
+    friendly = Member.objects.create(shop=shop.shop, external_id="777", email="f@example.com")
+    for kind, points, key in [
+        ("referral", 500, "ref-1"),
+        ("challenge", 80, "ch-1"),
+        ("challenge", -80, "ch-1-back"),
+    ]:
+        ledger_entry_add(
+            member=friendly,
+            kind=kind,
+            points=points,
+            idempotency_key=key,
+            source_type=kind,
+            source_id="1",
+        )
+    definition = {
+        "metric": "points_earned",
+        "period": "lifetime",
+        "tiers": [{"name": "Silver", "threshold": 1}, {"name": "Gold", "threshold": 400}],
+    }
+    tier_program_update(shop=shop.shop, data=definition, actor="t")
+    from loyalty_app.earning.selectors import program_config, program_current
+
+    config = program_config(program_current(shop=shop.shop))
+    shopper.clock.advance(hours=1)
+
+    # when the rules in force are replayed, by both routes
+    fast = what_if(shop=shop.shop, program=config, tiers=tier_program_from_dict(definition))
+    general = what_if(
+        shop=shop.shop, program=config, tiers=tier_program_from_dict(definition), fast=False
+    )
+
+    # then the proposal counts the member in Gold (500 net), as the engine does
+    for result in (fast, general):
+        assert dict(result.proposed.tiers)["Gold"] >= 1
+        assert result.proposed.tiers == result.current.tiers
+    assert fast.proposed.tiers == general.proposed.tiers
