@@ -283,47 +283,6 @@ def behaviour(
     return _behaviour_groups(rows, period)
 
 
-def _orders_after(*, shop: Shop, moment: datetime) -> bool:
-    """Whether the shop has a counted order placed at or after ``moment`` (then a
-    customer's orders to date differ from their orders so far). One index probe."""
-    sql = f"SELECT EXISTS (SELECT 1 FROM {_t(Order)} o WHERE {COUNTED} AND o.placed_at >= %s)"  # noqa: S608 - fixed names; values are parameters
-    return bool(_fetch(sql, [shop.pk, moment])[0][0])
-
-
-def behaviour_rolled(*, shop: Shop, period: Period) -> tuple[Behaviour, Behaviour, list[int]]:
-    """``behaviour`` with its lifetime columns read from the members' ``CustomerStats``:
-    only the period's orders are scanned. Exact when no counted order was placed at or
-    after the period's end (the stats then hold every order up to it), which the caller
-    checks. One query."""
-    start, end = period.start, period.end
-    sql = (
-        "WITH o AS ("  # noqa: S608 - fixed names; values are parameters
-        " SELECT COALESCE(o.member_id, -o.id) AS who, o.member_id, o.placed_at,"
-        f" {REVENUE} AS rev, o.points_target"
-        f" FROM {_t(Order)} o WHERE {COUNTED} AND o.placed_at >= %s AND o.placed_at < %s"
-        "), c AS ("
-        " SELECT who, MIN(member_id) AS member_id, COUNT(*) AS n, SUM(rev) AS rev,"
-        " MIN(placed_at) AS first, MAX(placed_at) AS last, MAX(points_target) AS earned"
-        " FROM o GROUP BY who"
-        "), k AS ("
-        " SELECT c.member_id, c.n, c.rev,"
-        " CASE WHEN s.id IS NULL THEN c.n ELSE s.orders_count END AS n_all,"
-        " COALESCE(s.revenue, c.rev) AS rev_all, COALESCE(s.first_order_at, c.first) AS first,"
-        " COALESCE(s.last_order_at, c.last) AS last,"
-        " (c.member_id IS NOT NULL AND (GREATEST(s.max_points_target, c.earned) > 0"
-        " OR s.joined_at < %s)) AS joined"
-        f" FROM c LEFT JOIN {_t(CustomerStats)} s ON s.shop_id = %s AND s.member_id = c.member_id"
-        ")"
-        " SELECT COALESCE(joined, false), COUNT(*), SUM(n), SUM(rev), COUNT(*) FILTER (WHERE n >= 2),"
-        " SUM(rev_all), AVG(EXTRACT(EPOCH FROM (last - first)) / 86400.0 / (n_all - 1))"
-        " FILTER (WHERE n_all >= 2),"
-        " ARRAY_AGG(member_id) FILTER (WHERE member_id IS NOT NULL AND NOT joined)"
-        " FROM k GROUP BY 1"
-    )
-    rows = _fetch(sql, [shop.pk, start, end, end, shop.pk])
-    return _behaviour_groups(rows, period)
-
-
 def _behaviour_groups(
     rows: list[tuple[Any, ...]], period: Period
 ) -> tuple[Behaviour, Behaviour, list[int]]:
@@ -894,11 +853,6 @@ class Report:
         if self.point_value.value is None:
             return None
         return max(self.outstanding, 0) * self.point_value.value
-
-
-class AnalyticsUnavailable(Exception):
-    """The figures are PostgreSQL aggregates (FILTER, arrays, time zones, covering index);
-    the embedded SQLite database of a laptop run cannot compute them."""
 
 
 def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:

@@ -59,10 +59,6 @@ def assert_rollups_match_the_direct_figures(shop: Shop) -> None:
         assert selectors._members_counts_rolled(
             shop=shop, period=period
         ) == selectors._members_counts(shop=shop, period=period), period
-        if not selectors._orders_after(shop=shop, moment=period.end):
-            assert selectors.behaviour_rolled(shop=shop, period=period) == selectors.behaviour(
-                shop=shop, period=period
-            ), period
 
 
 def rows(shop: Shop) -> tuple[list[Any], list[Any], list[Any]]:
