@@ -341,19 +341,6 @@ def challenge_from_dict(data: object, *, tz_name: str = "UTC") -> ChallengeSpec:
     )
 
 
-def challenge_target(block: str, params: Mapping[str, Any]) -> Decimal:
-    """The value that completes a stored definition."""
-    if block == "orders_count":
-        return Decimal(params["orders"])
-    if block == "amount_spent":
-        return Decimal(params["amount"])
-    if block == "distinct_categories":
-        return Decimal(params["count"])
-    if block == "monthly_streak":
-        return Decimal(params["months"])
-    return Decimal(len(params["actions"]))
-
-
 # --- counting progress --------------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from .rules import RulesError
 
@@ -101,9 +100,3 @@ def points_name_from_dict(data: object) -> PointsName:
             raise RulesError(key, "is required")
         values[key] = value.strip().lower() if isinstance(value, str) else value
     return PointsName(**values)
-
-
-def points_name_of(config: Any) -> PointsName:
-    """The name in a ``ProgramConfig`` (the default for anything without one)."""
-    name = getattr(config, "points_name", None)
-    return name if isinstance(name, PointsName) else DEFAULT_POINTS_NAME

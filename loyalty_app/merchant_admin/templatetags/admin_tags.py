@@ -49,15 +49,6 @@ def points(context: Any, value: Any, signed: bool = False) -> str:
     return name.signed(number) if signed else name.amount(number)
 
 
-@register.filter(name="points")
-def points_filter(value: Any, name: Any = None) -> str:
-    """``{{ n|points:points_name }}``: the same as the ``points`` tag, as a filter."""
-    try:
-        return _points_name(name).amount(int(value))
-    except (TypeError, ValueError):
-        return str(value)
-
-
 @register.filter
 def points_words(text: Any, name: Any = None) -> str:
     """``{{ entry.reason|points_words:points_name }}``: "points" in a stored text in the
