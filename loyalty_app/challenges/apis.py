@@ -225,19 +225,16 @@ class BadgeDetailApi(APIView):
         badge = badge_get(shop=request.auth, badge_id=badge_id)
         if badge is None:
             raise NotFound("no such badge in this shop")
-        current = {k: v for k, v in badge_as_data(badge).items() if k in _BADGE_FIELDS}
-        new = _badge_input(request.data)
-        merged = {**current, **new} if isinstance(new, dict) else new
         try:
             badge = badge_update(
-                shop=request.auth, badge_id=badge.pk, data=merged, actor=str(request.user)
+                shop=request.auth,
+                badge_id=badge.pk,
+                data=_badge_input(request.data),
+                actor=str(request.user),
             )
         except Badge.DoesNotExist as exc:
             raise NotFound("no such badge in this shop") from exc
         return Response(badge_as_data(badge))
-
-
-_BADGE_FIELDS = ("name", "description", "icon", "colour")
 
 
 class CustomerChallengesApi(APIView):

@@ -83,6 +83,7 @@ from .policies import (
 )
 from .selectors import (
     ORDER_BLOCKS,
+    challenge_as_data,
     challenges_live,
     member_counted_orders,
     member_done_actions,
@@ -152,12 +153,17 @@ def badge_create(*, shop: Shop, data: object, actor: str) -> Badge:
 
 def badge_update(*, shop: Shop, badge_id: int, data: object, actor: str) -> Badge:
     """Change a badge's name, description, glyph or colour (members who hold it see the
-    change)."""
-    spec = _badge_spec(data)
+    change). The fields ``data`` leaves out stay as they are, read under the row's lock so
+    two changes of different fields both hold. Raises ``ValidationError``, or
+    ``Badge.DoesNotExist``."""
     with transaction.atomic():
         _widget_refresh_on_commit(shop)
         Shop.objects.select_for_update().only("id").get(pk=shop.pk)
         badge = Badge.objects.select_for_update().get(shop=shop, pk=badge_id)
+        if isinstance(data, dict):
+            current = {"name": badge.name, "description": badge.description}
+            data = {**current, "icon": badge.icon, "colour": badge.colour, **data}
+        spec = _badge_spec(data)
         _badge_name_free(shop=shop, name=spec.name, badge=badge)
         badge.name, badge.description = spec.name, spec.description
         badge.icon, badge.colour = spec.icon, spec.colour
@@ -237,8 +243,6 @@ def challenge_update(*, shop: Shop, challenge_id: int, data: object, actor: str)
     with transaction.atomic():
         _widget_refresh_on_commit(shop)
         challenge = Challenge.objects.select_for_update().get(shop=shop, pk=challenge_id)
-        from .selectors import challenge_as_data
-
         current = challenge_as_data(challenge)
         changes = dict(data) if isinstance(data, dict) else {}
         if challenge.status != Challenge.Status.DRAFT:
@@ -268,7 +272,8 @@ def challenge_activate(*, shop: Shop, challenge_id: int, actor: str) -> Challeng
             return challenge
         if challenge.status == Challenge.Status.ARCHIVED:
             raise ValidationError({"status": ["an archived challenge cannot be activated"]})
-        spec = _spec(shop=shop, data=_as_data(challenge))  # the reward or badge may be gone
+        # Checked again: the reward or badge may be gone.
+        spec = _spec(shop=shop, data=challenge_as_data(challenge))
         _apply(challenge, spec)
         challenge.status = Challenge.Status.ACTIVE
         challenge.activated_at = now()
@@ -278,12 +283,6 @@ def challenge_activate(*, shop: Shop, challenge_id: int, actor: str) -> Challeng
         pk = challenge.pk
         transaction.on_commit(lambda: _enqueue_backfill(pk))
         return challenge
-
-
-def _as_data(challenge: Challenge) -> dict[str, object]:
-    from .selectors import challenge_as_data
-
-    return challenge_as_data(challenge)
 
 
 def _enqueue_backfill(challenge_id: int) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from loyalty_app.challenges.models import Challenge
+from loyalty_app.challenges.models import Badge, Challenge
+from loyalty_app.challenges.services import badge_update
 from loyalty_app.ledger.models import LedgerEntry
 
 from .conftest import CUSTOMER, badge, challenge_active, day, paid_order, progress, send
@@ -132,3 +133,29 @@ def test_the_schema_lists_the_routes(shop, api):
         "/api/v1/customers/{customer_id}/badges/",
     ):
         assert route in paths
+
+
+def test_a_badge_patch_changes_only_the_fields_it_sends(shop, api):
+    made = badge(api, "Regular", colour="gold", description="Ten orders")
+    path = f"/api/v1/badges/{made['id']}"
+
+    recoloured = send(api, "patch", path, {"colour": "red"})
+    assert recoloured.status_code == 200, recoloured.content
+    body = recoloured.json()
+    assert (body["name"], body["description"], body["icon"], body["colour"]) == (
+        "Regular",
+        "Ten orders",
+        "trophy",
+        "red",
+    )
+
+    # The service itself keeps what a change leaves out, as read under the row's lock:
+    # a second change made from a stale read of the badge does not undo the first.
+    badge_update(shop=shop.shop, badge_id=made["id"], data={"name": "Loyal"}, actor="test")
+    kept = Badge.objects.get(pk=made["id"])
+    assert (kept.name, kept.description, kept.icon, kept.colour) == (
+        "Loyal",
+        "Ten orders",
+        "trophy",
+        "red",
+    )
