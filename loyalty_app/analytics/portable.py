@@ -16,7 +16,7 @@ figure by figure, on the hand-checked datasets of ``tests/analytics``.
 
 The selectors that are plain ORM queries (point value, pending points, redemptions per
 reward, tiers, cash-back) run on every database and are shared, so each of those figures
-has one definition.
+has one definition; ``selectors.report_assemble`` puts the ``Report`` together for both.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Redemption
 from loyalty_app.shops.models import Shop
-from loyalty_app.surveys.selectors import nps
 
 from .periods import Period
 from .selectors import (
@@ -43,17 +42,13 @@ from .selectors import (
     ZERO,
     Behaviour,
     CodeOrders,
+    Detail,
     Points,
     PointsDay,
-    ProgramSize,
     Report,
     ReturnRow,
-    Roi,
     cashback,
-    point_value,
-    points_pending,
-    redemptions_by_reward,
-    tiers,
+    report_assemble,
 )
 
 REDEEM_KINDS = ("redemption", "redemption_return")
@@ -363,45 +358,24 @@ def report(*, shop: Shop, period: Period, detail: bool = True) -> Report:
     members, others, outsiders = behaviour(
         period=period, orders=orders, joined=joined, lifetime=detail
     )
-    pts = points(shop=shop, period=period)
-    days = points_per_day(shop=shop, period=period)
-    rewards = redemptions_by_reward(shop=shop, period=period)
-    cash = cashback(shop=shop, period=period)
-    roi = Roi(
-        rewards_value=sum((row.value for row in rewards), ZERO),
-        cashback_net=cash.net,
-        members_revenue=members.revenue,
-        baseline_per_customer=others.revenue_per_customer,
-        member_customers=members.customers,
-    )
-    size = ProgramSize(
-        members=members_total,
-        new_members=new_members,
-        customers=members.customers + others.customers,
-        member_customers=members.customers,
-        guest_orders=sum(1 for o in orders if o.member_id is None and o.placed_at >= period.start),
-        active_members=pts.active_members,
-    )
-    return Report(
+    extra = None
+    if detail:
+        extra = Detail(
+            code_orders=code_orders(shop=shop, period=period),
+            coupon_return=coupon_return(shop=shop, period=period, orders=every),
+            members_days=members_per_day(shop=shop, period=period),
+            revenue_days=revenue_per_day(period=period, orders=orders, outsiders=outsiders),
+        )
+    return report_assemble(
         shop=shop,
         period=period,
-        size=size,
-        points=pts,
-        pending=points_pending(shop=shop),
-        point_value=point_value(shop=shop),
-        outstanding=days[-1].outstanding if days else 0,
+        members_total=members_total,
+        new_members=new_members,
         members=members,
         non_members=others,
-        rewards=rewards,
-        code_orders=code_orders(shop=shop, period=period) if detail else CodeOrders(0, ZERO),
-        coupon_return=coupon_return(shop=shop, period=period, orders=every) if detail else [],
-        tiers=tiers(shop=shop, period=period, members_total=members_total) if detail else None,
-        cashback=cash,
-        roi=roi,
-        days=days if detail else [],
-        members_days=members_per_day(shop=shop, period=period) if detail else {},
-        revenue_days=(
-            revenue_per_day(period=period, orders=orders, outsiders=outsiders) if detail else {}
-        ),
-        nps=nps(shop=shop, period=period),
+        guest_orders=sum(1 for o in orders if o.member_id is None and o.placed_at >= period.start),
+        points=points(shop=shop, period=period),
+        days=points_per_day(shop=shop, period=period),
+        cash=cashback(shop=shop, period=period),
+        detail=extra,
     )

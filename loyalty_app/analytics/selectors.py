@@ -915,55 +915,105 @@ def _report(*, shop: Shop, period: Period, detail: bool, rolled: bool = True) ->
         if rolled
         else points_per_day(shop=shop, period=period)
     )
-    rewards = redemptions_by_reward(shop=shop, period=period)
     cash = (
         cashback_rolled(shop=shop, period=period) if rolled else cashback(shop=shop, period=period)
     )
-    baseline = others.revenue_per_customer
-    roi = Roi(
-        rewards_value=sum((row.value for row in rewards), ZERO),
-        cashback_net=cash.net,
-        members_revenue=joined.revenue,
-        baseline_per_customer=baseline,
-        member_customers=joined.customers,
-    )
-    size = ProgramSize(
-        members=members_total,
+    extra = None
+    if detail:
+        extra = Detail(
+            code_orders=code_orders(shop=shop, period=period),
+            coupon_return=coupon_return(shop=shop, period=period),
+            members_days=members_per_day(shop=shop, period=period),
+            revenue_days=(
+                revenue_per_day_rolled(shop=shop, period=period)
+                if rolled
+                else revenue_per_day(shop=shop, period=period, outsiders=outsiders)
+            ),
+        )
+    return report_assemble(
+        shop=shop,
+        period=period,
+        members_total=members_total,
         new_members=new_members,
-        customers=joined.customers + others.customers,
-        member_customers=joined.customers,
+        members=joined,
+        non_members=others,
         guest_orders=(
             guest_orders_rolled(shop=shop, period=period)
             if rolled
             else guest_orders(shop=shop, period=period)
         ),
-        active_members=pts.active_members,
+        points=pts,
+        days=days,
+        cash=cash,
+        detail=extra,
+    )
+
+
+@dataclass(frozen=True)
+class Detail:
+    """The figures only the period shown needs, which each implementation (``_report``
+    here, ``portable.report``) computes its own way."""
+
+    code_orders: CodeOrders
+    coupon_return: list[ReturnRow]
+    members_days: dict[date, int]
+    revenue_days: dict[date, tuple[Decimal, Decimal]]
+
+
+def report_assemble(
+    *,
+    shop: Shop,
+    period: Period,
+    members_total: int,
+    new_members: int,
+    members: Behaviour,
+    non_members: Behaviour,
+    guest_orders: int,
+    points: Points,
+    days: list[PointsDay],
+    cash: Cashback,
+    detail: Detail | None,
+) -> Report:
+    """The ``Report`` of both implementations from the figures each computes its own way.
+    The figures that are plain ORM queries (rewards, pending points, point value, tiers,
+    NPS) and the derived ones (ROI, program size, outstanding points) are made here, so
+    each has one definition. ``detail`` None: the previous period's headline figures only
+    (no day series, tables or tiers)."""
+    rewards = redemptions_by_reward(shop=shop, period=period)
+    roi = Roi(
+        rewards_value=sum((row.value for row in rewards), ZERO),
+        cashback_net=cash.net,
+        members_revenue=members.revenue,
+        baseline_per_customer=non_members.revenue_per_customer,
+        member_customers=members.customers,
+    )
+    size = ProgramSize(
+        members=members_total,
+        new_members=new_members,
+        customers=members.customers + non_members.customers,
+        member_customers=members.customers,
+        guest_orders=guest_orders,
+        active_members=points.active_members,
     )
     return Report(
         shop=shop,
         period=period,
         size=size,
-        points=pts,
+        points=points,
         pending=points_pending(shop=shop),
         point_value=point_value(shop=shop),
         outstanding=days[-1].outstanding if days else 0,
-        members=joined,
-        non_members=others,
+        members=members,
+        non_members=non_members,
         rewards=rewards,
-        code_orders=code_orders(shop=shop, period=period) if detail else CodeOrders(0, ZERO),
-        coupon_return=coupon_return(shop=shop, period=period) if detail else [],
+        code_orders=detail.code_orders if detail else CodeOrders(0, ZERO),
+        coupon_return=detail.coupon_return if detail else [],
         tiers=tiers(shop=shop, period=period, members_total=members_total) if detail else None,
         cashback=cash,
         roi=roi,
         days=days if detail else [],
-        members_days=members_per_day(shop=shop, period=period) if detail else {},
-        revenue_days=(
-            {}
-            if not detail
-            else revenue_per_day_rolled(shop=shop, period=period)
-            if rolled
-            else revenue_per_day(shop=shop, period=period, outsiders=outsiders)
-        ),
+        members_days=detail.members_days if detail else {},
+        revenue_days=detail.revenue_days if detail else {},
         nps=nps(shop=shop, period=period),
     )
 
