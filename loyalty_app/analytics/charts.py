@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from loyalty_app.merchant_admin.chart import nice_ceiling
+from loyalty_app.merchant_admin.chart import DayLabel, Tick, nice_ceiling
 
 Number = int | Decimal
 
@@ -25,18 +25,6 @@ class Line:
     colour: str
     points: str  # "x,y x,y ..." for <polyline points>
     total: Number
-
-
-@dataclass(frozen=True)
-class Tick:
-    y: float
-    label: str
-
-
-@dataclass(frozen=True)
-class DayLabel:
-    x: float
-    label: str
 
 
 @dataclass(frozen=True)
