@@ -111,3 +111,20 @@ def test_another_shops_challenge_is_not_found(admin, other_admin):
     assert "Spring regular" not in other_admin.get("/app/challenges/").content.decode()
     challenge.refresh_from_db()
     assert challenge.status == "draft"
+
+
+def test_a_refused_activation_shows_why_on_the_form_and_changes_nothing(admin):
+    admin.post("/app/challenges/new", spring())
+    challenge = Challenge.objects.get()
+    admin.post(f"/app/challenges/{challenge.pk}/archive")
+
+    # Activating an archived challenge is refused: the form shows the challenge as stored
+    # and the reason, not the (empty) activation post read as a form.
+    response = admin.post(f"/app/challenges/{challenge.pk}/activate")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "an archived challenge cannot be activated" in body
+    assert "is required" not in body
+    assert 'value="Spring regular"' in body
+    challenge.refresh_from_db()
+    assert (challenge.name, challenge.status) == ("Spring regular", "archived")

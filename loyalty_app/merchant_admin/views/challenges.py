@@ -148,13 +148,19 @@ def _text_values(challenge: Challenge | None) -> dict[str, str]:
     return values
 
 
-def _form(request: HttpRequest, challenge: Challenge | None) -> HttpResponse:
+def _form(
+    request: HttpRequest, challenge: Challenge | None, *, refused: ValidationError | None = None
+) -> HttpResponse:
+    """The challenge's form; a POST saves it. With ``refused`` (an activation or archiving
+    the service turned down), the stored challenge and the reason, the POST not read."""
     shop = request.shop  # type: ignore[attr-defined]
     actor = request.admin_user  # type: ignore[attr-defined]
     errors = FormErrors()
     status = 200
     values = _text_values(challenge)
-    if request.method == "POST":
+    if refused is not None:
+        errors, status = _errors(refused), 400
+    elif request.method == "POST":
         values, data = challenge_form_data(request.POST)
         try:
             with transaction.atomic():
@@ -245,9 +251,9 @@ def _status_change(request: HttpRequest, challenge_id: int, *, activate: bool) -
                     before={"status": before},
                     after={"status": saved.status},
                 )
-    except ValidationError:
+    except ValidationError as exc:
         # The reward or badge it gives is gone, or it was archived: the form says which.
-        return _form(request, challenge)
+        return _form(request, challenge, refused=exc)
     return admin_redirect(
         request,
         "merchant_admin:challenge",
