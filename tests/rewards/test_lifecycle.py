@@ -11,11 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db.models import Sum
 from django.test import Client
 
 from loyalty_app.ledger.models import LedgerEntry
-from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.models import Member
 from loyalty_app.rewards.lifecycle import (
     RequestNotOpen,
@@ -27,8 +25,8 @@ from loyalty_app.rewards.lifecycle import (
 )
 from loyalty_app.rewards.models import Redemption, Reward, UsageCharge
 from loyalty_app.rewards.redemption import reward_redeem
-from loyalty_app.rewards.services import reward_create
 from loyalty_app.shops.models import Shop
+from tests.rewards.seeds import balance, member_with, reward
 
 pytestmark = pytest.mark.django_db
 
@@ -50,29 +48,6 @@ def usage_charge_send(*, shop: Any, charge_id: int, **_: Any) -> bool:
 def _this_module_is_the_platform(settings: Any) -> None:
     settings.LOYALTY_PLATFORM_PORT = __name__
     DELIVERED.clear()
-
-
-def member_with(shop: Shop, points: int, customer_id: str = "501") -> Member:
-    member = Member.objects.create(shop=shop, external_id=customer_id, email="a@example.com")
-    ledger_entry_add(
-        member=member,
-        kind=LedgerEntry.Kind.ADJUSTMENT,
-        points=points,
-        idempotency_key=f"seed:{member.pk}",
-        reason="opening balance",
-    )
-    return member
-
-
-def reward(shop: Shop, **data: Any) -> Reward:
-    return reward_create(shop=shop, data=data, actor="merchant:test")
-
-
-def balance(member: Member) -> int:
-    member.refresh_from_db()
-    ledger = LedgerEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] or 0
-    assert ledger == member.points_balance
-    return member.points_balance
 
 
 def issued_code(shop: Shop, member: Member, five_off: Reward, key: str = "k-1") -> Redemption:

@@ -8,11 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db.models import Sum
 
 from loyalty_app.common.time import now
 from loyalty_app.ledger.models import LedgerEntry
-from loyalty_app.ledger.services import ledger_entry_add
 from loyalty_app.members.models import Member
 from loyalty_app.rewards.models import Redemption, Reward
 from loyalty_app.rewards.redemption import (
@@ -23,8 +21,9 @@ from loyalty_app.rewards.redemption import (
     redemption_issued,
     reward_redeem,
 )
-from loyalty_app.rewards.services import reward_archive, reward_create
+from loyalty_app.rewards.services import reward_archive
 from loyalty_app.tiers.services import tier_program_update
+from tests.rewards.seeds import balance, member_with, reward
 
 DELIVERED: list[int] = []
 FAIL_DELIVERY: list[bool] = []
@@ -44,25 +43,6 @@ def _this_module_is_the_platform(settings: Any) -> None:
     FAIL_DELIVERY.clear()
 
 
-def member_with(shop: Any, points: int, customer_id: str | None = "501", **fields: Any) -> Member:
-    member = Member.objects.create(
-        shop=shop, external_id=customer_id, email=f"{customer_id or 'guest'}@example.com", **fields
-    )
-    if points:
-        ledger_entry_add(
-            member=member,
-            kind=LedgerEntry.Kind.ADJUSTMENT,
-            points=points,
-            idempotency_key=f"seed:{member.pk}",
-            reason="opening balance",
-        )
-    return member
-
-
-def reward(shop: Any, **data: Any) -> Reward:
-    return reward_create(shop=shop, data=data, actor="merchant:test")
-
-
 FIVE_OFF = {"kind": "fixed_amount", "title": "5 off", "points_cost": 500, "value": "5"}
 
 
@@ -76,13 +56,6 @@ def refusal(shop: Any, member: Member, reward_id: int, **kw: Any) -> str:
     with pytest.raises(RedemptionRefused) as refused:
         redeem(shop, member, reward_id, **kw)
     return refused.value.code
-
-
-def ledger_sum(member: Member) -> int:
-    member.refresh_from_db()
-    total = LedgerEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] or 0
-    assert total == member.points_balance
-    return total
 
 
 # --- the normal path ----------------------------------------------------------------------
@@ -105,7 +78,7 @@ def test_a_redemption_debits_the_points_takes_stock_and_hands_over_the_delivery(
     assert redemption.expires_at - redemption.created_at < timedelta(days=7, seconds=1)
     assert redemption.expires_at - now() > timedelta(days=6, hours=23)
     assert member.points_balance == 300
-    assert ledger_sum(member) == 300
+    assert balance(member) == 300
     five_off.refresh_from_db()
     assert five_off.stock_remaining == 1
     assert DELIVERED == [redemption.pk]
@@ -140,7 +113,7 @@ def test_a_delivery_that_cannot_be_recorded_undoes_the_debit(shop):
         redeem(shop.shop, member, five_off.pk)
 
     # then nothing was spent, taken or recorded
-    assert ledger_sum(member) == 800
+    assert balance(member) == 800
     assert Reward.objects.get(pk=five_off.pk).stock_remaining == 2
     assert not Redemption.objects.exists()
 
@@ -159,7 +132,7 @@ def test_donations_and_experiences_are_issued_at_once_without_a_code(shop):
     assert (donation.status, donation.code, donation.value) == ("issued", "", 2)
     assert (experience.status, experience.code, experience.value) == ("issued", "", None)
     assert donation.issued_at is not None and donation.expires_at is None
-    assert ledger_sum(member) == 500
+    assert balance(member) == 500
 
 
 @pytest.mark.django_db
@@ -178,7 +151,7 @@ def test_a_variable_credit_is_worth_its_steps(shop):
     redemption, _ = redeem(shop.shop, member, variable.pk, points=300)
 
     assert (redemption.points, redemption.value) == (300, 4.5)
-    assert ledger_sum(member) == 700
+    assert balance(member) == 700
 
 
 # --- refusals -----------------------------------------------------------------------------
@@ -218,7 +191,7 @@ def test_a_redemption_the_rules_refuse_writes_nothing(
     refused = reward(shop.shop, **reward_data)
 
     assert refusal(shop.shop, member, refused.pk, points=points) == code
-    assert ledger_sum(member) == member_points
+    assert balance(member) == member_points
     assert not Redemption.objects.exists()
     assert DELIVERED == []
 
@@ -310,7 +283,7 @@ def test_the_per_customer_limit_counts_every_redemption_but_the_failed(shop):
 
     assert created is True
     assert refusal(shop.shop, member, once.pk, key="c") == "limit_reached"
-    assert ledger_sum(member) == 1500
+    assert balance(member) == 1500
     other = member_with(shop.shop, 600, customer_id="502")
     assert redeem(shop.shop, other, once.pk, key="d")[1] is True
 
@@ -374,7 +347,7 @@ def test_the_same_key_returns_the_first_redemption_and_another_request_with_it_c
 
     assert (again.pk, created) == (first.pk, False)
     assert same_points.pk == credit.pk
-    assert ledger_sum(member) == 1200
+    assert balance(member) == 1200
     assert DELIVERED == [first.pk, credit.pk]
 
 
@@ -399,7 +372,7 @@ def test_another_shops_reward_or_member_cannot_be_used(shop, other_shop):
         redeem(shop.shop, mine, their_reward.pk)
     with pytest.raises(Member.DoesNotExist):
         redeem(shop.shop, theirs, my_reward.pk)
-    assert ledger_sum(mine) == ledger_sum(theirs) == 900
+    assert balance(mine) == balance(theirs) == 900
 
 
 @pytest.mark.django_db
@@ -434,7 +407,7 @@ def test_a_failed_delivery_returns_the_points_and_the_stock_once(shop):
 
     assert failed.status == Redemption.Status.FAILED
     assert failed.points_returned == 500
-    assert ledger_sum(member) == 800
+    assert balance(member) == 800
     entry = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REDEMPTION_RETURN)
     assert entry.reason == (
         "Reward not delivered: the shop refused the discount (Code is already taken)"
@@ -456,7 +429,7 @@ def test_an_issued_redemption_stays_issued_whatever_comes_later(shop):
 
     assert again.issued_at == first_issued_at
     assert late_failure.status == Redemption.Status.ISSUED
-    assert ledger_sum(member) == 300
+    assert balance(member) == 300
 
 
 @pytest.mark.django_db

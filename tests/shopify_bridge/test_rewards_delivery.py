@@ -13,16 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db.models import Sum
 from django.test import Client
 
 from loyalty_app.common.time import now
 from loyalty_app.ledger.models import LedgerEntry
-from loyalty_app.ledger.services import ledger_entry_add
-from loyalty_app.members.models import Member
 from loyalty_app.rewards import redemption as redemption_module
-from loyalty_app.rewards.models import Redemption, Reward
-from loyalty_app.rewards.services import reward_create
+from loyalty_app.rewards.models import Redemption
 from loyalty_app.shops.models import Shop
 from shopify_bridge.admin_api import admin_graphql
 from shopify_bridge.devstore.models import (
@@ -35,6 +31,7 @@ from shopify_bridge.devstore.models import (
 from shopify_bridge.models import AdminApiCall
 from shopify_bridge.outbox import admin_call_perform, admin_call_retry
 from shopify_bridge.rewards_delivery import delivery_result
+from tests.rewards.seeds import balance, member_with, reward
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,24 +45,6 @@ query Code($code: String!) {
 """
 
 
-def member_with(shop: Shop, points: int, customer_id: str | None = "501", **fields: Any) -> Member:
-    member = Member.objects.create(
-        shop=shop, external_id=customer_id, email=f"{customer_id or 'guest'}@example.com", **fields
-    )
-    ledger_entry_add(
-        member=member,
-        kind=LedgerEntry.Kind.ADJUSTMENT,
-        points=points,
-        idempotency_key=f"seed:{member.pk}",
-        reason="opening balance",
-    )
-    return member
-
-
-def reward(shop: Shop, **data: Any) -> Reward:
-    return reward_create(shop=shop, data=data, actor="merchant:test")
-
-
 def redeem(api: Client, customer_id: str, body: dict[str, Any], key: str | None = "key-1"):
     return api.post(
         f"/api/v1/customers/{customer_id}/redemptions",
@@ -73,6 +52,15 @@ def redeem(api: Client, customer_id: str, body: dict[str, Any], key: str | None 
         content_type="application/json",
         headers={"Idempotency-Key": key} if key else {},
     )
+
+
+@pytest.fixture(autouse=True)
+def _installed(shop: Any, simulator: Any) -> None:
+    """Every test's shop has installed the app in the dev-store simulator."""
+    simulator.install(shop.shop)
+
+
+FIVE_OFF = {"kind": "fixed_amount", "title": "5 off", "points_cost": 500, "value": "5"}
 
 
 def mutations(shop: Shop, name: str) -> list[DevStoreMutation]:
@@ -85,13 +73,6 @@ def sent(shop: Shop, name: str) -> dict[str, Any]:
     assert len(rows) == 1, rows
     assert rows[0].user_errors == []
     return rows[0].arguments
-
-
-def balance(member: Member) -> int:
-    member.refresh_from_db()
-    ledger = LedgerEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] or 0
-    assert ledger == member.points_balance  # the cached balance never drifts
-    return member.points_balance
 
 
 def call_for(redemption_id: int) -> AdminApiCall:
@@ -107,7 +88,6 @@ def due_now(call: AdminApiCall) -> None:
 
 def test_an_amount_off_becomes_a_single_use_code_for_that_customer_only(shop, api, simulator):
     # given a member with 800 points and a reward of 5.00 off for 500 points
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 800)
     five_off = reward(
         shop.shop,
@@ -152,7 +132,6 @@ def test_an_amount_off_becomes_a_single_use_code_for_that_customer_only(shop, ap
 
 
 def test_a_percentage_off_on_collections_sends_a_fraction_and_the_collections(shop, api, simulator):
-    simulator.install(shop.shop)
     member_with(shop.shop, 1000)
     percent = reward(
         shop.shop,
@@ -180,7 +159,6 @@ def test_a_percentage_off_on_collections_sends_a_fraction_and_the_collections(sh
 
 
 def test_free_shipping_becomes_a_free_shipping_code_capped_by_its_value(shop, api, simulator):
-    simulator.install(shop.shop)
     member_with(shop.shop, 400)
     shipping = reward(
         shop.shop, kind="free_shipping", title="Free shipping", points_cost=300, value="12.50"
@@ -199,7 +177,6 @@ def test_free_shipping_becomes_a_free_shipping_code_capped_by_its_value(shop, ap
 
 
 def test_a_free_product_is_a_full_discount_on_its_variant(shop, api, simulator):
-    simulator.install(shop.shop)
     member_with(shop.shop, 900)
     mug = reward(
         shop.shop, kind="free_product", title="A free mug", points_cost=900, variant_id="7003"
@@ -218,7 +195,6 @@ def test_a_free_product_is_a_full_discount_on_its_variant(shop, api, simulator):
 
 
 def test_store_credit_is_credited_to_the_customer_in_the_shops_currency(shop, api, simulator):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 1200)
     credit = reward(
         shop.shop, kind="store_credit", title="10.00 credit", points_cost=1000, value="10"
@@ -236,7 +212,6 @@ def test_store_credit_is_credited_to_the_customer_in_the_shops_currency(shop, ap
 
 def test_variable_credit_spends_the_chosen_points_in_steps(shop, api, simulator):
     # given 100 points = 1.00, from 200 to 1000 points
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 1000)
     variable = reward(
         shop.shop,
@@ -264,7 +239,6 @@ def test_variable_credit_spends_the_chosen_points_in_steps(shop, api, simulator)
 
 
 def test_a_donation_is_recorded_at_once_without_asking_the_shop(shop, api, simulator):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
     trees = reward(
         shop.shop, kind="donation", title="Plant a tree", points_cost=500, value="5", cause="Trees"
@@ -280,7 +254,6 @@ def test_a_donation_is_recorded_at_once_without_asking_the_shop(shop, api, simul
 
 
 def test_an_experience_is_issued_at_once_and_tags_the_customer(shop, api, simulator):
-    simulator.install(shop.shop)
     member_with(shop.shop, 3000)
     tasting = reward(
         shop.shop,
@@ -304,9 +277,8 @@ def test_an_experience_is_issued_at_once_and_tags_the_customer(shop, api, simula
 
 def test_a_customer_known_only_by_email_cannot_get_a_code(shop, api, simulator):
     # given a member who joined with an email only (no Shopify customer id)
-    simulator.install(shop.shop)
     guest = member_with(shop.shop, 900, customer_id=None)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
 
     # when a code is redeemed for them through the service (the API finds customers by id)
     with pytest.raises(redemption_module.RedemptionRefused) as refused:
@@ -327,9 +299,8 @@ def test_a_customer_known_only_by_email_cannot_get_a_code(shop, api, simulator):
 def test_a_retried_request_returns_the_first_redemption_and_spends_nothing_more(
     shop, api, simulator
 ):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 1500)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     first = redeem(api, "501", {"reward_id": five_off.pk}, key="order-page-42")
 
     again = redeem(api, "501", {"reward_id": five_off.pk}, key="order-page-42")
@@ -341,9 +312,8 @@ def test_a_retried_request_returns_the_first_redemption_and_spends_nothing_more(
 
 
 def test_the_same_key_for_another_reward_is_a_conflict(shop, api, simulator):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 1500)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     trees = reward(shop.shop, kind="donation", title="Tree", points_cost=100, value="1", cause="T")
     redeem(api, "501", {"reward_id": five_off.pk}, key="k-7")
 
@@ -355,7 +325,6 @@ def test_the_same_key_for_another_reward_is_a_conflict(shop, api, simulator):
 
 
 def test_without_a_key_each_request_is_a_new_redemption(shop, api, simulator):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 1500)
     trees = reward(shop.shop, kind="donation", title="Tree", points_cost=100, value="1", cause="T")
 
@@ -370,9 +339,8 @@ def test_without_a_key_each_request_is_a_new_redemption(shop, api, simulator):
 
 def test_a_503_is_retried_and_the_code_is_created_once(shop, api, simulator):
     # given a shop whose Admin API answers 503 once
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     simulator.fail(shop.shop, "http_503", count=1)
 
     # when the customer redeems: the first try fails, the points stay debited
@@ -397,9 +365,8 @@ def test_a_503_is_retried_and_the_code_is_created_once(shop, api, simulator):
 
 def test_an_answer_that_is_not_json_is_retried_and_the_code_is_created_once(shop, api, simulator):
     # given a shop whose Admin API answers an HTML page (200) once
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     simulator.fail(shop.shop, "invalid", count=1)
 
     # when the customer redeems, the answer can't be read: the call waits for a retry
@@ -416,9 +383,8 @@ def test_an_answer_that_is_not_json_is_retried_and_the_code_is_created_once(shop
 
 
 def test_a_throttled_call_waits_for_the_bucket_and_then_issues_the_code(shop, api, simulator):
-    simulator.install(shop.shop)
     member_with(shop.shop, 600)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     simulator.fail(shop.shop, "throttled", count=1)
 
     response = redeem(api, "501", {"reward_id": five_off.pk})
@@ -437,9 +403,8 @@ def test_a_timeout_after_the_shop_acted_still_ends_with_one_code(shop, api, simu
     # given a shop that answers after 2.5 s while the app waits 1 s: the code is created
     # but the answer is lost
     settings.SHOPIFY_ADMIN_API_TIMEOUT_SECONDS = 1
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     simulator.fail(shop.shop, "slow", count=1, slow_ms=2500)
 
     response = redeem(api, "501", {"reward_id": five_off.pk})
@@ -463,7 +428,6 @@ def test_a_code_the_shop_refuses_fails_and_gives_the_points_back_with_the_reason
     shop, api, simulator, monkeypatch
 ):
     # given a code the merchant already created by hand in the shop, and a reward of 3 in stock
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
     five_off = reward(
         shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5", stock_total=3
@@ -507,7 +471,6 @@ def test_a_shop_that_never_answers_gives_the_points_back_after_the_last_attempt(
     shop, api, simulator, settings
 ):
     settings.ADMIN_CALL_MAX_ATTEMPTS = 2
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
     credit = reward(shop.shop, kind="store_credit", title="Credit", points_cost=500, value="5")
     simulator.fail(shop.shop, "http_500")
@@ -527,9 +490,8 @@ def test_a_shop_that_never_answers_gives_the_points_back_after_the_last_attempt(
 
 
 def test_the_result_hook_run_twice_returns_the_points_once(shop, api, simulator):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     simulator.fail(shop.shop, "http_503", count=1)
     redemption_id = redeem(api, "501", {"reward_id": five_off.pk}).json()["id"]
     outcome = {
@@ -553,9 +515,8 @@ def test_a_failed_delivery_retried_by_the_merchant_takes_the_points_again(
 ):
     # given a code given up while the shop answered 500 (points returned)
     settings.ADMIN_CALL_MAX_ATTEMPTS = 1
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 600)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     simulator.fail(shop.shop, "http_500")
     redemption_id = redeem(api, "501", {"reward_id": five_off.pk}).json()["id"]
     assert balance(member) == 600
@@ -578,9 +539,8 @@ def test_a_failed_delivery_retried_by_the_merchant_takes_the_points_again(
 def test_another_shop_can_neither_redeem_for_nor_read_a_customers_redemptions(
     shop, other_shop, api, simulator
 ):
-    simulator.install(shop.shop)
     member = member_with(shop.shop, 900)
-    five_off = reward(shop.shop, kind="fixed_amount", title="5 off", points_cost=500, value="5")
+    five_off = reward(shop.shop, **FIVE_OFF)
     mine = redeem(api, "501", {"reward_id": five_off.pk}).json()
     theirs = Client(headers={"Authorization": f"Bearer {other_shop.api_token}"})
     member_with(other_shop.shop, 900)  # their own customer 501
@@ -593,7 +553,6 @@ def test_another_shop_can_neither_redeem_for_nor_read_a_customers_redemptions(
 
 
 def test_a_customers_redemptions_are_listed_newest_first(shop, api, simulator):
-    simulator.install(shop.shop)
     member_with(shop.shop, 900)
     trees = reward(shop.shop, kind="donation", title="Tree", points_cost=100, value="1", cause="T")
     ids = [redeem(api, "501", {"reward_id": trees.pk}, key=f"k{i}").json()["id"] for i in range(3)]
