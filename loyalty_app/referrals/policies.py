@@ -42,6 +42,15 @@ class ProgramSettings:
     cap_count: int = 0
     cap_period: str = "month"
 
+    def friend_offer(self, *, currency: str) -> str:
+        """The friend's welcome offer in words (``friend_offer_text``)."""
+        return friend_offer_text(
+            kind=self.friend_kind,
+            value=self.friend_value,
+            min_subtotal=self.friend_min_subtotal,
+            currency=currency,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "enabled": self.enabled,

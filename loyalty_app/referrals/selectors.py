@@ -18,7 +18,7 @@ from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
 
 from .models import Referral, ReferralCode, ReferralProgram
-from .policies import ProgramSettings, friend_offer_text
+from .policies import ProgramSettings
 
 PROXY_SUBPATH = "/apps/loyalty"  # the app proxy's subpath (shopify.app.toml)
 MAX_LIST = 200
@@ -135,12 +135,7 @@ def widget_referral_state(*, shop: Shop, member: Member) -> dict[str, Any] | Non
         "code": code,
         "link": referral_link(shop=shop, code=code),
         "path": referral_path(code),
-        "friend_offer": friend_offer_text(
-            kind=config.friend_kind,
-            value=config.friend_value,
-            min_subtotal=config.friend_min_subtotal,
-            currency=shop.currency,
-        ),
+        "friend_offer": config.friend_offer(currency=shop.currency),
         "referrer_reward": referrer_reward_text(shop=shop, config=config),
         "referrer_points": config.referrer_points if config.referrer_kind == "points" else None,
         "friends_referred": counts.referred,

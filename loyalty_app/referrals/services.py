@@ -21,6 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 
 from loyalty_app.actions.selectors import shop_zone
 from loyalty_app.common.time import now
@@ -39,12 +41,12 @@ from .policies import (
     ProgramError,
     ProgramSettings,
     cap_window_start,
-    friend_offer_text,
     program_settings_from_dict,
 )
 from .selectors import (
     REDACTED_PREFIX,
     program_settings,
+    referral_code_by_code,
     referral_program_forget,
     referral_program_get,
     referrals_naming,
@@ -60,6 +62,9 @@ CODE_LENGTH = 10  # 31^10: about 8e14, so a code cannot be guessed by trying
 WELCOME_PREFIX = "FRIEND-"
 CODE_TRIES = 5
 CONVERTED = (Status.PENDING, Status.REWARDED, Status.REVERSED)
+# How the referrer's ledger names the friend. Never the email: the ledger is append-only
+# and outlives a redaction of the friend, so it must hold nothing of them.
+FRIEND_LABEL = "a friend"
 
 
 def platform_port() -> Any:
@@ -180,11 +185,7 @@ def referral_invite(*, shop: Shop, code: str, email: str) -> Invite:
     (``own_link``) and for someone who already ordered here (``existing_customer``).
     """
     program = referral_program_get(shop=shop)
-    referrer_code = (
-        ReferralCode.objects.select_related("member")
-        .filter(shop=shop, code=code.strip().upper())
-        .first()
-    )
+    referrer_code = referral_code_by_code(shop=shop, code=code)
     if program is None or not program.enabled or referrer_code is None:
         raise InviteRefused("not_found", "This referral link is not valid any more.")
     referrer = referrer_code.member
@@ -224,9 +225,8 @@ def referral_invite(*, shop: Shop, code: str, email: str) -> Invite:
                 return Invite(existing, False, existing.offer.get("friend_text", ""))
             continue  # the welcome code was taken: draw another
         logger.info(
-            "referral %s: %s invited by member %s",
+            "referral %s: a friend invited by member %s",
             referral.pk,
-            "a friend",
             referrer.pk,
             extra={"shop": shop.domain, "referral": referral.pk},
         )
@@ -244,12 +244,7 @@ def _offer(shop: Shop, config: ProgramSettings) -> dict[str, Any]:
             None if config.friend_min_subtotal is None else str(config.friend_min_subtotal)
         ),
         "friend_days_valid": config.friend_days_valid,
-        "friend_text": friend_offer_text(
-            kind=config.friend_kind,
-            value=config.friend_value,
-            min_subtotal=config.friend_min_subtotal,
-            currency=shop.currency,
-        ),
+        "friend_text": config.friend_offer(currency=shop.currency),
         "referrer_kind": config.referrer_kind,
         "referrer_points": config.referrer_points,
         "referrer_reward_id": config.referrer_reward_id,
@@ -292,7 +287,9 @@ def _find(order: Order) -> Referral | None:
         .select_related("referrer", "shop")
         .filter(shop_id=order.shop_id, order__isnull=True, status=Status.INVITED)
     )
-    codes = [c.upper() for c in (order.discount_codes or []) if c.upper().startswith("FRIEND-")]
+    codes = [
+        c.upper() for c in (order.discount_codes or []) if c.upper().startswith(WELCOME_PREFIX)
+    ]
     if codes:
         found = open_ones.filter(welcome_code__in=codes).first()
         if found is not None:
@@ -364,12 +361,6 @@ def _cap_reached(referral: Referral) -> bool:
     return rewarded.count() >= program.cap_count
 
 
-def _friend_label(referral: Referral) -> str:
-    """How the referrer's ledger names the friend. Never the email: the ledger is
-    append-only and outlives a redaction of the friend, so it must hold nothing of them."""
-    return "a friend"
-
-
 def _reward(referral: Referral, actor: str) -> None:
     # The referrer's row first: the cap is counted and used under it.
     ReferralCode.objects.select_for_update().filter(member_id=referral.referrer_id).first()
@@ -405,7 +396,7 @@ def _reward(referral: Referral, actor: str) -> None:
             idempotency_key=key,
             source_type="referral",
             source_id=str(referral.pk),
-            reason=f"Referred {_friend_label(referral)} (order {referral.order_name})",
+            reason=f"Referred {FRIEND_LABEL} (order {referral.order_name})",
             actor=actor,
         )
         referral.reward_points = write.entry.points
@@ -427,8 +418,7 @@ def _reverse(referral: Referral, actor: str) -> None:
             idempotency_key=f"referral:friend:{referral.friend_member_id}:reversed",
             source_type="referral",
             source_id=str(referral.pk),
-            reason=f"Referral of {_friend_label(referral)}: order {referral.order_name} "
-            "refunded or cancelled",
+            reason=f"Referral of {FRIEND_LABEL}: order {referral.order_name} refunded or cancelled",
             actor=actor,
         )
         referral.note = f"{referral.reward_points} points taken back: the order was undone"
@@ -507,8 +497,10 @@ def referrals_friend_redact(*, shop: Shop, members: list[Member], emails: set[st
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for pk in rows:
-        Referral.objects.filter(pk=pk).update(
-            friend_email=f"{REDACTED_PREFIX}{pk}", friend_email_hash="", updated_at=now()
+    if rows:
+        Referral.objects.filter(pk__in=rows).update(
+            friend_email=Concat(Value(REDACTED_PREFIX), Cast("pk", CharField())),
+            friend_email_hash="",
+            updated_at=now(),
         )
     return len(rows)

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_http_methods
 from loyalty_app.widget.auth import ShopperAuthFailed, shopper_identity
 from loyalty_app.widget.ratelimit import rate_limit_hit
 
-from .policies import friend_offer_text
 from .selectors import program_settings, referral_code_by_code, referral_program_get
 from .services import InviteRefused, referral_invite
 
@@ -53,12 +52,7 @@ def landing(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "shop_name": name,
         "referrer_name": referrer.first_name or "A friend",
-        "offer": friend_offer_text(
-            kind=config.friend_kind,
-            value=config.friend_value,
-            min_subtotal=config.friend_min_subtotal,
-            currency=shop.currency,
-        ),
+        "offer": config.friend_offer(currency=shop.currency),
         "days_valid": config.friend_days_valid,
         "email": "",
     }
