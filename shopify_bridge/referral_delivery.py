@@ -20,14 +20,10 @@ from loyalty_app.referrals.services import referral_welcome_result
 from loyalty_app.shops.models import Shop
 
 from .outbox import admin_call_enqueue
-from .rewards_delivery import DISCOUNT_BASIC_CREATE, KIND_DISCOUNT, _cause
+from .rewards_delivery import DISCOUNT_BASIC_CREATE, KIND_DISCOUNT, _amount, _cause
 
 RESULT_HOOK = "shopify_bridge.referral_delivery.welcome_result"
 _KEY = re.compile(r"^referral:([0-9]{1,19}):welcome$")
-
-
-def _amount(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def welcome_code_input(referral: Referral) -> dict[str, Any]:
