@@ -93,6 +93,7 @@ from loyalty_app.earning.rules import (
     refunds_by_line,
 )
 from loyalty_app.earning.selectors import program_config, program_current
+from loyalty_app.earning.services import _rule_lines  # the engine's reading of Order.lines
 from loyalty_app.ledger.models import LedgerEntry
 from loyalty_app.members.models import Member
 from loyalty_app.shops.models import Shop
@@ -174,26 +175,6 @@ class Totals:
 
 
 # --- the general path ---------------------------------------------------------------
-
-
-def _rule_lines(stored: list[dict[str, Any]]) -> list[RuleLine]:
-    """An order's stored lines (``Order.lines``) as the calculation reads them."""
-    return [
-        RuleLine(
-            line_id=str(line["id"]),
-            amount=Decimal(line["amount"]),
-            quantity=int(line.get("quantity", 1)),
-            gift_card=bool(line.get("gift_card", False)),
-            product_id=str(line.get("product_id", "")),
-            variant_id=str(line.get("variant_id", "")),
-            sku=str(line.get("sku", "")),
-            vendor=str(line.get("vendor", "")),
-            product_type=str(line.get("product_type", "")),
-            tags=frozenset(line.get("tags", ())),
-            collections=frozenset(line.get("collections", ())),
-        )
-        for line in stored
-    ]
 
 
 def order_points(
