@@ -205,11 +205,11 @@ def _form(
             "block_choices": list(BLOCK_LABELS.items()),
             "dimensions": DIMENSIONS,
             "field_blocks": FIELD_BLOCKS,
-            "rewards": [
-                r
-                for r in rewards_list(shop=shop).only("id", "title", "kind")[:200]
-                if r.kind in GRANTABLE_KINDS
-            ],
+            "rewards": list(
+                rewards_list(shop=shop)
+                .filter(kind__in=GRANTABLE_KINDS)
+                .only("id", "title", "kind")[:200]
+            ),
             "badges": list(badges_list(shop=shop)[:200]),
             "action_keys": ", ".join(a.key for a in program.actions if a.enabled),
             "completions": challenge_completions(challenge=challenge) if challenge else [],
