@@ -88,9 +88,9 @@ def _variables(
             "startsAt": now().isoformat(),
             "usageLimit": 1,
             "appliesOncePerCustomer": True,
-            # customerSelection: the pinned API version's way to name the customer
-            # (``context`` replaces it from 2026-01).
-            "customerSelection": {"customers": {"add": [gid]}},
+            # ``context`` names the customer, as for reward codes (in the pinned 2025-10
+            # it replaces the deprecated ``customerSelection``).
+            "context": {"customers": {"add": [gid]}},
             "customerGets": {
                 "value": {
                     "discountAmount": {"amount": money["amount"], "appliesOnEachItem": False}

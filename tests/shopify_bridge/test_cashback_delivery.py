@@ -65,7 +65,7 @@ def test_cash_back_as_a_discount_code_is_a_single_use_code_of_that_amount_for_th
     assert code.usage_limit == 1
     given = code.definition
     assert given["customerGets"]["value"]["discountAmount"]["amount"] == "3.00"
-    assert given["customerSelection"] == {"customers": {"add": ["gid://shopify/Customer/7001"]}}
+    assert given["context"] == {"customers": {"add": ["gid://shopify/Customer/7001"]}}
     assert given["appliesOncePerCustomer"] is True
 
     # when a third of it is refunded
