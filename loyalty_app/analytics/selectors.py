@@ -331,26 +331,16 @@ def buyers_rolled(
         " AND b.day >= %s AND b.day <= %s GROUP BY 1"
     )
     first, last = period.first_day, period.last_day
-    rows = _fetch(sql, [last, shop.pk, first, first, last])
-    empty = Behaviour(0, 0, ZERO, 0, ZERO, None, period.days)
-    groups = {True: empty, False: empty}
-    for joined, customers, orders, revenue, repeat, to_date, gap in rows:
-        if not customers:
-            continue  # the group's terms cancel out: nobody of it bought in the period
-        if not lifetime:
-            to_date = revenue  # the period's orders only
-        groups[bool(joined)] = Behaviour(
-            customers=int(customers),
-            orders=int(orders),
-            revenue=_dec(revenue),
-            repeat_customers=int(repeat),
-            revenue_to_date=_dec(to_date),
-            mean_days_between_orders=(
-                None if gap is None else Decimal(str(gap)).quantize(Decimal("0.1"))
-            ),
-            period_days=period.days,
+    rows = [
+        # ``lifetime=False``: revenue to date is the period's orders' revenue.
+        (joined, customers, orders, revenue, repeat, to_date if lifetime else revenue, gap, None)
+        for joined, customers, orders, revenue, repeat, to_date, gap in _fetch(
+            sql, [last, shop.pk, first, first, last]
         )
-    return groups[True], groups[False]
+        if customers  # else the group's terms cancel out: nobody of it bought in the period
+    ]
+    members, others, _ = _behaviour_groups(rows, period)
+    return members, others
 
 
 def guest_orders_rolled(*, shop: Shop, period: Period) -> int:
@@ -375,10 +365,13 @@ def revenue_per_day_rolled(*, shop: Shop, period: Period) -> dict[date, tuple[De
         " HAVING SUM(b.orders) > 0"
     )
     last = period.last_day
+    return _revenue_split(_fetch(sql, [last, shop.pk, period.first_day, last, period.first_day]))
+
+
+def _revenue_split(rows: list[tuple[Any, ...]]) -> dict[date, tuple[Decimal, Decimal]]:
+    """Rows of (day, joined, revenue) -> day -> (members' revenue, non-members')."""
     days: dict[date, tuple[Decimal, Decimal]] = {}
-    for day, joined, revenue in _fetch(
-        sql, [last, shop.pk, period.first_day, last, period.first_day]
-    ):
+    for day, joined, revenue in rows:
         members, others = days.get(day, (ZERO, ZERO))
         if joined:
             members += _dec(revenue)
@@ -410,15 +403,7 @@ def revenue_per_day(
         " AND o.placed_at >= %s AND o.placed_at < %s GROUP BY 1, 2"
     )
     params = [str(period.zone.key), list(outsiders), shop.pk, period.start, period.end]
-    days: dict[date, tuple[Decimal, Decimal]] = {}
-    for day, joined, revenue in _fetch(sql, params):
-        members, others = days.get(day, (ZERO, ZERO))
-        if joined:
-            members += _dec(revenue)
-        else:
-            others += _dec(revenue)
-        days[day] = (members, others)
-    return days
+    return _revenue_split(_fetch(sql, params))
 
 
 # --- points ---------------------------------------------------------------------------
