@@ -75,5 +75,5 @@ def welcome_result(*, shop: Shop, kind: str, key: str, ok: bool, data: Any, reas
         shop=shop,
         referral_id=int(match.group(1)),
         ok=ok,
-        reason="" if ok else _cause(kind, reason).replace("the discount", "the welcome code"),
+        reason="" if ok else _cause(kind, reason, what="the welcome code"),
     )

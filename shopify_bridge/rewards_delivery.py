@@ -203,10 +203,11 @@ def redemption_deliver(*, shop: Shop, redemption: Redemption) -> None:
     )
 
 
-def _cause(kind: str, reason: str) -> str:
+def _cause(kind: str, reason: str, what: str = "") -> str:
     """The outbox's reason for giving up, said for a merchant and a shopper: Shopify's
-    own words for a refusal, the attempts for a shop that did not answer."""
-    what = _WHAT.get(kind, "the reward")
+    own words for a refusal, the attempts for a shop that did not answer. ``what`` names
+    the thing the call was for (default: by the call's kind, "the discount"...)."""
+    what = what or _WHAT.get(kind, "the reward")
     refused = re.search(r"refused: (.*)$", reason, flags=re.DOTALL)
     if reason.startswith("AdminApiUserError") and refused:
         messages = [
