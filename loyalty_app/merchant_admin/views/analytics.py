@@ -280,11 +280,11 @@ def _page(
         period = period_from_query(
             first=None, last=None, zone=zone, today=now().astimezone(zone).date()
         )
-    current, previous = _reports(shop, period)
-    if request.GET.get("export") == "nps_responses":
+    if request.GET.get("export") == "nps_responses":  # the answers only: no report needed
         return _csv(
             RESPONSES_HEADER, responses_rows(shop=shop, period=period), "nps_responses", period
         )
+    current, previous = _reports(shop, period)
     if request.GET.get("export"):
         return _export(current, request.GET["export"])
 
