@@ -90,11 +90,18 @@ def balances_publish(*, shop: Shop, limit: int = 5000) -> int:
                 },
                 on_result="shopify_bridge.balance_sync.balance_call_result",
             )
-            for member_id, _, balance in chunk:
-                BalanceMetafield.objects.update_or_create(
-                    member_id=member_id,
-                    defaults={"shop": shop, "points_sent": balance, "sent_at": moment},
-                )
+            # One upsert per call, not a query per member (a run carries up to ``limit``).
+            BalanceMetafield.objects.bulk_create(
+                [
+                    BalanceMetafield(
+                        shop=shop, member_id=member_id, points_sent=balance, sent_at=moment
+                    )
+                    for member_id, _, balance in chunk
+                ],
+                update_conflicts=True,
+                unique_fields=["member"],
+                update_fields=["shop", "points_sent", "sent_at"],
+            )
             sent += len(chunk)
     return sent
 

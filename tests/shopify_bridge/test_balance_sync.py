@@ -68,8 +68,10 @@ def test_a_balance_that_changes_is_sent_again_alone(shop, simulator):
 
     points_adjust(member=first, points=-20, reason="spent", idempotency_key="spend-1", actor="t")
     assert balances_publish(shop=shop.shop) == 1
+    assert balances_publish(shop=shop.shop) == 0  # the new balance is recorded as sent
 
     assert shown(shop.shop) == {"9100": "30", "9101": "70"}
+    assert BalanceMetafield.objects.get(member=first).points_sent == 30
 
 
 def test_a_call_that_gives_up_is_sent_again_by_the_next_run(shop, simulator, settings):
