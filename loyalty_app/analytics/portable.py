@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.db.models import QuerySet
+
 from loyalty_app.common.time import now
 from loyalty_app.earning.models import ActionEvent, Order
 from loyalty_app.ledger.models import LedgerEntry
@@ -70,12 +72,10 @@ class CountedOrder:
         return self.member_id if self.member_id is not None else -self.id
 
 
-def counted_orders(
-    *, shop: Shop, before: datetime, since: datetime | None = None
-) -> list[CountedOrder]:
-    """The shop's counted orders placed before ``before`` (and at or after ``since``):
-    paid, neither cancelled nor fully refunded, not a test, with a snapshot. One query."""
-    rows = Order.objects.filter(
+def _counted(*, shop: Shop) -> QuerySet[Order]:
+    """The shop's counted orders (``selectors.COUNTED``): paid, neither cancelled nor fully
+    refunded, not a test, with a snapshot and a time placed."""
+    return Order.objects.filter(
         shop=shop,
         has_snapshot=True,
         test=False,
@@ -83,8 +83,15 @@ def counted_orders(
         cancelled=False,
         fully_refunded=False,
         placed_at__isnull=False,
-        placed_at__lt=before,
     )
+
+
+def counted_orders(
+    *, shop: Shop, before: datetime, since: datetime | None = None
+) -> list[CountedOrder]:
+    """The shop's counted orders placed before ``before`` (and at or after ``since``).
+    One query."""
+    rows = _counted(shop=shop).filter(placed_at__lt=before)
     if since is not None:
         rows = rows.filter(placed_at__gte=since)
     return [
@@ -295,17 +302,13 @@ def code_orders(*, shop: Shop, period: Period) -> CodeOrders:
     """Counted orders placed in the period that used a reward's code, and their revenue."""
     used = _used_codes(shop=shop)
     rows = (
-        Order.objects.filter(
-            shop=shop,
-            has_snapshot=True,
-            test=False,
-            paid=True,
-            cancelled=False,
-            fully_refunded=False,
+        _counted(shop=shop)
+        .filter(
             placed_at__gte=period.start,
             placed_at__lt=period.end,
             external_id__in=list(used),
-        ).values_list("eligible_amount", "refunded_amount")
+        )
+        .values_list("eligible_amount", "refunded_amount")
         if used
         else []
     )
