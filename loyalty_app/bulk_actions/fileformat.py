@@ -37,6 +37,7 @@ from django.core.validators import validate_email
 from loyalty_app.common.csvfiles import (
     CsvFile,
     FileError,
+    customer_id_read,
     header_cells,
     line_blank,
     name_normalise,
@@ -46,7 +47,6 @@ from loyalty_app.common.csvfiles import file_read as csv_file_read
 MAX_BYTES = 5 * 1024 * 1024
 MAX_LINES = 50_000
 MAX_EMAIL_LENGTH = 254
-MAX_CUSTOMER_ID_DIGITS = 19
 MAX_EVENT_KEY_LENGTH = 150  # the stored key adds a prefix; events allow 200
 MAX_TARGET_LENGTH = 255
 MAX_ACTION_LENGTH = 64
@@ -69,8 +69,6 @@ ALIASES = {
     ACTION: ("action", "actionkey"),
 }
 _ROLE_OF = {alias: role for role, aliases in ALIASES.items() for alias in aliases}
-_GID = re.compile(r"gid://shopify/Customer/(\d+)", re.IGNORECASE)
-_DIGITS = re.compile(r"\d+")
 _ACTION_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -170,13 +168,12 @@ def line_read(text: str, *, line: int, columns: Columns, zone: ZoneInfo) -> Line
             return ""
         return cells[position].strip()
 
-    customer_id = cell(CUSTOMER_ID)
-    if customer_id:
-        gid = _GID.fullmatch(customer_id)
-        if gid:
-            customer_id = gid.group(1)
-        if not _DIGITS.fullmatch(customer_id) or len(customer_id) > MAX_CUSTOMER_ID_DIGITS:
-            return _bad(line, raw, CUSTOMER_ID, "is not a customer id (digits)")
+    customer_id = ""
+    raw_id = cell(CUSTOMER_ID)
+    if raw_id:
+        customer_id, problem = customer_id_read(raw_id)
+        if problem:
+            return _bad(line, raw, CUSTOMER_ID, problem)
     email = cell(EMAIL).lower()
     if email:
         try:

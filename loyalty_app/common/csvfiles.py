@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 DELIMITERS = (",", ";", "\t")
+MAX_CUSTOMER_ID_DIGITS = 19  # Shopify's ids are 64-bit integers
+_GID = re.compile(r"gid://shopify/Customer/(\d+)", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
 
 
 class FileError(Exception):
@@ -162,3 +167,23 @@ def data_lines_count(body: list[str], *, delimiter: str, max_lines: int) -> int:
 def name_normalise(name: str) -> str:
     """A column name as matched against aliases: lower case, letters and digits only."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def customer_id_read(raw: str) -> tuple[str, str]:
+    """A customer id cell (plain digits or ``gid://shopify/Customer/N``) as
+    ``(id without leading zeros, "")``, or ``("", why it is not one)``."""
+    gid = _GID.fullmatch(raw)
+    digits = gid.group(1) if gid else raw
+    if _SCIENTIFIC.fullmatch(raw):
+        return "", (
+            f"{raw} is a rounded number (a spreadsheet's scientific notation); "
+            "export the column as text"
+        )
+    if not _DIGITS.fullmatch(digits):
+        return "", f"{raw[:40]!r} is not a customer id (digits, or gid://shopify/Customer/N)"
+    if len(digits.lstrip("0")) > MAX_CUSTOMER_ID_DIGITS:
+        return "", f"{raw[:40]} is too long for a customer id"
+    customer_id = str(int(digits))
+    if customer_id == "0":
+        return "", "0 is not a customer id"
+    return customer_id, ""

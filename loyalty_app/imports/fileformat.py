@@ -39,6 +39,7 @@ from django.core.validators import validate_email
 from loyalty_app.common.csvfiles import (
     CsvFile,
     FileError,
+    customer_id_read,
     header_cells,
     line_blank,
     name_normalise,
@@ -50,7 +51,6 @@ MAX_LINES = 1_000_000
 MAX_POINTS = 1_000_000_000
 MAX_TIER_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
-MAX_CUSTOMER_ID_DIGITS = 19  # Shopify's ids are 64-bit integers
 MAX_LINE_LENGTH = 10_000
 RAW_KEPT = 200  # characters of a rejected line kept in the report
 
@@ -62,8 +62,6 @@ ALIASES = {
     TIER: ("tier", "viptier", "tiername", "loyaltytier"),
 }
 _ROLE_OF = {alias: role for role, aliases in ALIASES.items() for alias in aliases}
-_GID = re.compile(r"gid://shopify/Customer/(\d+)", re.IGNORECASE)
-_DIGITS = re.compile(r"\d+")
 _SIGNED_INT = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?\d*[.,]\d+")
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+")
@@ -240,24 +238,9 @@ def line_read(line: str, number: int, columns: Columns) -> Row | Rejection:
     customer_id = ""
     raw_id = cell(columns.customer_id)
     if raw_id:
-        gid = _GID.fullmatch(raw_id)
-        digits = gid.group(1) if gid else raw_id
-        if _SCIENTIFIC.fullmatch(raw_id):
-            return reject(
-                CUSTOMER_ID,
-                f"{raw_id} is a rounded number (a spreadsheet's scientific notation); "
-                "export the column as text",
-            )
-        if not _DIGITS.fullmatch(digits):
-            return reject(
-                CUSTOMER_ID,
-                f"{raw_id[:40]!r} is not a customer id (digits, or gid://shopify/Customer/N)",
-            )
-        if len(digits.lstrip("0")) > MAX_CUSTOMER_ID_DIGITS:
-            return reject(CUSTOMER_ID, f"{raw_id[:40]} is too long for a customer id")
-        customer_id = str(int(digits))
-        if customer_id == "0":
-            return reject(CUSTOMER_ID, "0 is not a customer id")
+        customer_id, problem = customer_id_read(raw_id)
+        if problem:
+            return reject(CUSTOMER_ID, problem)
 
     email = cell(columns.email)
     if email:

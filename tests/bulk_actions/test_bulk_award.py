@@ -61,6 +61,33 @@ def test_the_preview_says_what_each_line_would_do_and_writes_nothing(shop, progr
     assert Member.objects.filter(shop=shop.shop).count() == 2
 
 
+def test_customer_ids_are_read_as_the_balance_import_reads_them(shop, program, clock):
+    # Given Ann (501) named with leading zeros and as a gid, and ids that are not ids
+    members(shop.shop)
+    text = (
+        "customer_id,occurred_at\n"
+        "000501,2025-01-10\n"
+        "gid://shopify/Customer/501,2025-01-11\n"
+        "0,2025-01-10\n"
+        "6.2E+12,2025-01-10\n"
+        "abc,2025-01-10\n"
+    )
+
+    award = upload(shop.shop, text)
+
+    # Then both of Ann's lines would earn, and each other line says why it is refused
+    assert (award.preview_valid, award.preview_invalid) == (2, 3)
+    assert [(i["line"], i["reason"]) for i in award.preview_issues] == [
+        (4, "0 is not a customer id"),
+        (
+            5,
+            "6.2E+12 is a rounded number (a spreadsheet's scientific notation); "
+            "export the column as text",
+        ),
+        (6, "'abc' is not a customer id (digits, or gid://shopify/Customer/N)"),
+    ]
+
+
 def test_confirming_awards_through_the_actions_rules_and_is_audited(shop, program, clock):
     ann, bob = members(shop.shop)
     award = upload(shop.shop, MIXED)
