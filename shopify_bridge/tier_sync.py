@@ -19,14 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
-
-from loyalty_app.common.time import now
 from loyalty_app.shops.models import Shop
 from loyalty_app.tiers.domain import TierNotice
 
-from .models import AdminApiCall
-from .outbox import services as outbox_services
+from .outbox import admin_calls_enqueue_many
 
 KIND = "tier_sync"
 NAMESPACE = "loyalty"
@@ -87,36 +83,10 @@ def tier_changes_publish(*, shop: Shop, notices: Sequence[TierNotice]) -> int:
     asked for (a key recorded before keeps its first call). Call it inside the transaction that records the changes: the calls are
     performed after commit (a batch of the re-evaluation records thousands at once, in one
     statement). A notice for a customer without a platform id is skipped."""
-    rows = []
-    for notice in notices:
-        if not notice.customer_id:
-            continue
-        document, variables = tier_sync_call(notice=notice)
-        rows.append(
-            AdminApiCall(
-                shop=shop,
-                kind=KIND,
-                idempotency_key=f"tier-sync:{notice.member_id}:{notice.event_id}",
-                document=document,
-                variables=variables,
-            )
-        )
-    if not rows:
-        return 0
-    moment = now()
-    for row in rows:
-        row.next_attempt_at = moment
-    keys = [row.idempotency_key for row in rows]
-    # A key recorded before (a re-run) keeps its first call: ignore_conflicts.
-    AdminApiCall.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-
-    def enqueue() -> None:
-        ids = AdminApiCall.objects.filter(
-            shop=shop, idempotency_key__in=keys, status=AdminApiCall.Status.PENDING
-        ).values_list("pk", flat=True)
-        for call_id in ids:
-            # The outbox's own hand-off: a lost message is re-sent by its sweep.
-            outbox_services._enqueue(call_id)
-
-    transaction.on_commit(enqueue)
-    return len(rows)
+    calls = [
+        (f"tier-sync:{notice.member_id}:{notice.event_id}", *tier_sync_call(notice=notice))
+        for notice in notices
+        if notice.customer_id
+    ]
+    admin_calls_enqueue_many(shop=shop, kind=KIND, calls=calls)
+    return len(calls)

@@ -50,6 +50,7 @@ from .services import (
     admin_call_enqueue,
     admin_call_perform,
     admin_call_retry,
+    admin_calls_enqueue_many,
     admin_calls_sweep,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "admin_call_enqueue",
     "admin_call_perform",
     "admin_call_retry",
+    "admin_calls_enqueue_many",
     "admin_calls_failed_count",
     "admin_calls_recent",
     "admin_calls_sweep",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -146,6 +146,42 @@ def admin_call_enqueue(
         extra={"shop": shop.domain, "call": call.pk, "kind": kind},
     )
     return call
+
+
+def admin_calls_enqueue_many(
+    *, shop: Shop, kind: str, calls: Sequence[tuple[str, str, Mapping[str, Any]]]
+) -> None:
+    """Record many calls of one ``kind`` at once, each ``(key, document, variables)``, in
+    one statement, and have the pending ones performed after commit. As for
+    ``admin_call_enqueue``: call it inside the transaction that makes the change, and a
+    key recorded before keeps its first call (nothing is recorded again)."""
+    if not _KIND.match(kind):
+        raise ValueError(f"kind must be a short snake_case name, got {kind!r}")
+    if not calls:
+        return
+    moment = now()
+    rows = [
+        AdminApiCall(
+            shop=shop,
+            kind=kind,
+            idempotency_key=key,
+            document=document,
+            variables=dict(variables),
+            next_attempt_at=moment,
+        )
+        for key, document, variables in calls
+    ]
+    keys = [row.idempotency_key for row in rows]
+    AdminApiCall.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+
+    def enqueue() -> None:
+        pending = AdminApiCall.objects.filter(
+            shop=shop, idempotency_key__in=keys, status=Status.PENDING
+        ).values_list("pk", flat=True)
+        for call_id in pending:
+            _enqueue(call_id)
+
+    transaction.on_commit(enqueue)
 
 
 def _backoff(attempts: int) -> float:
