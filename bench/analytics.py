@@ -327,6 +327,26 @@ def new_orders(*, shop_id: int, count: int, tag: str) -> None:
         )
 
 
+def rules_since_a_month_ago(shop: Any) -> None:
+    """The rules in force since a month ago: older orders were placed under the default."""
+    from django.db import connection
+
+    from loyalty_app.earning.services import program_update
+
+    version, _ = program_update(shop=shop, data={"points_per_unit": "1"}, actor="bench")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE earning_program SET created_at = now() - interval '30 days' WHERE id = %s",
+            [version.pk],
+        )
+        cursor.execute(
+            "UPDATE earning_order SET program_id = %s WHERE shop_id = %s "
+            "AND placed_at >= now() - interval '30 days'",
+            [version.pk, shop.pk],
+        )
+        cursor.execute("VACUUM ANALYZE earning_order")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -468,7 +488,6 @@ def main() -> int:
     from django.test import Client
 
     from loyalty_app.earning.models import Order, Program
-    from loyalty_app.earning.services import program_update
     from loyalty_app.ledger.models import LedgerEntry
     from loyalty_app.members.models import Member
     from loyalty_app.rewards.models import Redemption
@@ -501,19 +520,7 @@ def main() -> int:
             ledger=args.ledger,
             reward_id=configured["reward_id"],
         )
-        # The rules in force since a month ago: older orders were placed under the default.
-        version, _ = program_update(shop=shop, data={"points_per_unit": "1"}, actor="bench")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE earning_program SET created_at = now() - interval '30 days' WHERE id = %s",
-                [version.pk],
-            )
-            cursor.execute(
-                "UPDATE earning_order SET program_id = %s WHERE shop_id = %s "
-                "AND placed_at >= now() - interval '30 days'",
-                [version.pk, shop.pk],
-            )
-            cursor.execute("VACUUM ANALYZE earning_order")
+        rules_since_a_month_ago(shop)
     counts = {
         "members": Member.objects.filter(shop=shop).count(),
         "orders": Order.objects.filter(shop=shop).count(),

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import sys
 import time
@@ -39,7 +38,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.analytics import DOMAIN, TIERS, configure, seed  # noqa: E402
+from bench.analytics import (  # noqa: E402
+    DOMAIN,
+    TIERS,
+    configure,
+    peak_rss_mb,
+    rules_since_a_month_ago,
+    seed,
+)
 from bench.stack import bench_database_setup  # noqa: E402
 
 PROPOSALS: dict[str, dict[str, Any]] = {
@@ -66,16 +72,10 @@ PROPOSALS: dict[str, dict[str, Any]] = {
 }
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def seed_database(*, members: int, orders: int, ledger: int) -> Any:
     """The shop of ``bench/analytics.py``, seeded the same way (its helpers, by import)."""
     from django.core.management import call_command
-    from django.db import connection
 
-    from loyalty_app.earning.services import program_update
     from loyalty_app.shops.services import shop_create
     from shopify_bridge.devstore.services import devstore_install
 
@@ -92,20 +92,7 @@ def seed_database(*, members: int, orders: int, ledger: int) -> Any:
         ledger=ledger,
         reward_id=configured["reward_id"],
     )
-    # As bench/analytics.py: the rules in force since a month ago, older orders under the
-    # default program.
-    version, _ = program_update(shop=shop, data={"points_per_unit": "1"}, actor="bench")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE earning_program SET created_at = now() - interval '30 days' WHERE id = %s",
-            [version.pk],
-        )
-        cursor.execute(
-            "UPDATE earning_order SET program_id = %s WHERE shop_id = %s "
-            "AND placed_at >= now() - interval '30 days'",
-            [version.pk, shop.pk],
-        )
-        cursor.execute("VACUUM ANALYZE earning_order")
+    rules_since_a_month_ago(shop)
     print(f"seeded in {time.perf_counter() - started:.1f} s")
     return shop
 
