@@ -82,12 +82,9 @@ def shop_program(*, shop: Shop) -> ShopProgram:
     return config
 
 
-def shop_program_forget(*, shop_id: int | None = None) -> None:
-    """Drop what this process keeps (of one shop, or of all)."""
-    if shop_id is None:
-        _CONFIG.clear()
-    else:
-        _CONFIG.pop(shop_id, None)
+def shop_program_forget() -> None:
+    """Drop every shop's configuration this process keeps (tests start from a clean slate)."""
+    _CONFIG.clear()
 
 
 def widget_member(*, shop: Shop, customer_id: str) -> Member | None:
