@@ -80,9 +80,10 @@ def tier_sync_call(*, notice: TierNotice) -> tuple[str, dict[str, Any]]:
 
 def tier_changes_publish(*, shop: Shop, notices: Sequence[TierNotice]) -> int:
     """Record the calls that show these tier changes in the shop; returns how many were
-    asked for (a key recorded before keeps its first call). Call it inside the transaction that records the changes: the calls are
-    performed after commit (a batch of the re-evaluation records thousands at once, in one
-    statement). A notice for a customer without a platform id is skipped."""
+    asked for (a key recorded before keeps its first call). Call it inside the transaction
+    that records the changes: the calls are performed after commit (a batch of the
+    re-evaluation records thousands at once, in one statement). A notice for a customer
+    without a platform id is skipped."""
     calls = [
         (f"tier-sync:{notice.member_id}:{notice.event_id}", *tier_sync_call(notice=notice))
         for notice in notices
