@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from loyalty_app.merchant_admin.chart import DayLabel, Tick, nice_ceiling
+from loyalty_app.merchant_admin.chart import DayLabel, Tick, nice_ceiling, short_number
 
 Number = int | Decimal
 
@@ -38,14 +38,6 @@ class LineChart:
     ticks: list[Tick]
     day_labels: list[DayLabel]
     empty: bool
-
-
-def _short(value: int) -> str:
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:g}M"
-    if value >= 1_000:
-        return f"{value / 1_000:g}k"
-    return str(value)
 
 
 def line_chart(
@@ -79,7 +71,7 @@ def line_chart(
         )
         for key, label, colour, values in series
     ]
-    ticks = [Tick(y=y(scale_max * k / 4), label=_short(scale_max * k // 4)) for k in range(5)]
+    ticks = [Tick(y=y(scale_max * k / 4), label=short_number(scale_max * k // 4)) for k in range(5)]
     every = max(count // 6, 1)
     labels = [
         DayLabel(x=x(i), label=day.strftime("%-d %b"))

@@ -58,7 +58,8 @@ def nice_ceiling(value: int) -> int:
     return 10 * power
 
 
-def _short(value: int) -> str:
+def short_number(value: int) -> str:
+    """An axis label: 1500 -> "1.5k", 2000000 -> "2M"."""
     if value >= 1_000_000:
         return f"{value / 1_000_000:g}M"
     if value >= 1_000:
@@ -95,7 +96,7 @@ def points_chart(
         if (len(days) - 1 - index) % 7 == 0:
             labels.append(DayLabel(x=round(x + bar_width, 2), label=f"{day:%d %b}"))
     ticks = [
-        Tick(y=round(bottom - (bottom - top) * i / 4, 2), label=_short(scale_max * i // 4))
+        Tick(y=round(bottom - (bottom - top) * i / 4, 2), label=short_number(scale_max * i // 4))
         for i in range(5)
     ]
     return Chart(
