@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 
 from loyalty_app.analytics.periods import Period
 from loyalty_app.members.models import Member
@@ -92,18 +92,17 @@ def group_of(score: int | None) -> str:
 
 
 def nps(*, shop: Shop, period: Period) -> Nps:
-    """The net promoter score of the responses given in the period. One query."""
-    counts = {"promoter": 0, "passive": 0, "detractor": 0, "dismissed": 0}
-    for score in SurveyResponse.objects.filter(
+    """The net promoter score of the responses given in the period (the groups of
+    ``group_of``). One aggregate query, however many answers."""
+    counts = SurveyResponse.objects.filter(
         shop=shop, created_at__gte=period.start, created_at__lt=period.end
-    ).values_list("score", flat=True):
-        counts[group_of(score)] += 1
-    return Nps(
-        promoters=counts["promoter"],
-        passives=counts["passive"],
-        detractors=counts["detractor"],
-        dismissed=counts["dismissed"],
+    ).aggregate(
+        promoters=Count("pk", filter=Q(score__gte=9)),
+        passives=Count("pk", filter=Q(score__gte=7, score__lt=9)),
+        detractors=Count("pk", filter=Q(score__lt=7)),
+        dismissed=Count("pk", filter=Q(score__isnull=True)),
     )
+    return Nps(**counts)
 
 
 RESPONSES_HEADER = ["answered_at", "customer_id", "score", "group", "comment", "reward"]
